@@ -1,0 +1,354 @@
+"""Traces the heads to ONNX with the weights as graph inputs, then streams the checkpoint's tensors in.
+
+Why not `torch.onnx.export` with the real parameters: a 7B model would need the whole fp32 model in memory
+(28 GB) plus the exporter's copy. Instead we trace with zero-stride placeholder weights (no memory), each
+weight becomes a named graph input, and `attach_weights` turns those inputs into initializers one tensor at a
+time, read straight from the safetensors shards:
+  - inline in the .onnx file when the model is small, or in one external-data file (`<graph>.data`,
+    4 KiB aligned) when the weights exceed 2 GB (protobuf's limit) — both graphs of a model share it;
+  - a weight whose only consumers are `Transpose(perm=[1, 0])` is stored transposed and the Transpose
+    dropped (the MatMul reads it directly, no transposed copy at session start);
+  - with `fp16=True` the weights are stored as float16 and one `Cast(to=float)` per weight feeds the graph,
+    so all compute stays float32 and runs on ONNX Runtime's CPU provider (whose Range kernel, for one,
+    rejects fp16); ORT constant-folds the casts when the session is created.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from .modeling import ArchConfig, DiffusionLM, FullLogits, PositionsTopK
+
+OPSET = 17
+TWO_GB = 2 * 1024**3
+ALIGN = 4096
+
+
+class _WeightsAsInputs(torch.nn.Module):
+    """Wraps a head so that its parameters are forward() arguments (graph inputs named after them)."""
+
+    def __init__(self, head: torch.nn.Module, names: List[str], n_data_inputs: int):
+        super().__init__()
+        self.head = head
+        self.names = names
+        self.n_data = n_data_inputs
+        for full in names:
+            owner, leaf = self._owner(full)
+            del owner._parameters[leaf]
+            setattr(owner, leaf, None)
+
+    def _owner(self, full: str):
+        *path, leaf = full.split(".")
+        m = self.head
+        for p in path:
+            m = getattr(m, p)
+        return m, leaf
+
+    def forward(self, *args):
+        data, weights = args[: self.n_data], args[self.n_data :]
+        for full, w in zip(self.names, weights):
+            owner, leaf = self._owner(full)
+            setattr(owner, leaf, w)
+        return self.head(*data)
+
+
+class _no_input_snapshots:
+    """torch.onnx.export traces with `_return_inputs_states=True`, which CLONES every example input only to warn
+    if the model mutated one. Our inputs include every weight as a zero-stride placeholder; the clone would
+    materialise them (30 GB for a 7B model). Trace without the snapshots."""
+
+    def __enter__(self):
+        self.saved = torch.jit._get_trace_graph
+
+        def trace(*args, _return_inputs_states=False, **kwargs):
+            graph, outs = self.saved(*args, **kwargs)[:2]
+            return (graph, outs, ((), ())) if _return_inputs_states else (graph, outs)
+
+        torch.jit._get_trace_graph = trace
+        return self
+
+    def __exit__(self, *exc):
+        torch.jit._get_trace_graph = self.saved
+        return False
+
+
+class _uninitialized_parameters:
+    """nn.Linear / nn.Embedding allocate with torch.empty but skip their random init: for a 7B model the init
+    alone takes minutes and commits 30 GB; untouched empty memory costs nothing."""
+
+    def __enter__(self):
+        self.saved = (torch.nn.Linear.reset_parameters, torch.nn.Embedding.reset_parameters)
+        torch.nn.Linear.reset_parameters = lambda self: None  # type: ignore[assignment]
+        torch.nn.Embedding.reset_parameters = lambda self: None  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc):
+        torch.nn.Linear.reset_parameters, torch.nn.Embedding.reset_parameters = self.saved
+        return False
+
+
+def trace_head(
+    arch: ArchConfig,
+    kind: str,
+    mask_id: int,
+    top_k: int,
+    path: str,
+    trace_length: int = 8,
+    fp16_compute: bool = False,
+) -> List[str]:
+    """Exports the `kind` head ('positions_topk' or 'full_logits') with weights as inputs; returns their names."""
+    with _uninitialized_parameters():  # the parameters are dropped below: never initialise (or touch) them
+        lm = DiffusionLM(arch).eval()
+    lm.set_fp16_compute(fp16_compute)
+    shapes = {n: tuple(p.shape) for n, p in lm.named_parameters()}
+    if kind == "positions_topk":
+        head: torch.nn.Module = PositionsTopK(lm, mask_id, min(top_k, arch.vocab_size))
+        data = (
+            torch.randint(0, arch.vocab_size, (1, trace_length), dtype=torch.int64),
+            torch.tensor([[1, trace_length - 1]], dtype=torch.int64),
+        )
+        input_names = ["input_ids", "positions"]
+        output_names = ["topk_ids", "topk_probs", "entropy"]
+        dynamic = {
+            "input_ids": {0: "batch", 1: "length"},
+            "positions": {0: "batch", 1: "n"},
+            "topk_ids": {0: "batch", 1: "n"},
+            "topk_probs": {0: "batch", 1: "n"},
+            "entropy": {0: "batch", 1: "n"},
+        }
+    elif kind == "full_logits":
+        head = FullLogits(lm, mask_id)
+        data = (torch.randint(0, arch.vocab_size, (1, trace_length), dtype=torch.int64),)
+        input_names = ["input_ids"]
+        output_names = ["logits"]
+        dynamic = {"input_ids": {0: "batch", 1: "length"}, "logits": {0: "batch", 1: "length"}}
+    else:
+        raise ValueError(kind)
+    names = ["lm." + n for n in shapes]
+    wrapper = _WeightsAsInputs(head, names, len(data))
+    del lm  # the real parameters are gone from the module now; free them
+    # Zero-stride placeholders: full shape, one float of memory each.
+    placeholders = tuple(torch.zeros(()).expand(shapes[n[3:]]) for n in names)
+    with torch.no_grad(), warnings.catch_warnings(), _no_input_snapshots():
+        warnings.simplefilter("ignore")  # tracer chatter about Python ints and the custom Cast marker
+        torch.onnx.export(
+            wrapper,
+            data + placeholders,
+            path,
+            input_names=input_names + [n[3:] for n in names],
+            output_names=output_names,
+            dynamic_axes=dynamic,
+            opset_version=OPSET,
+            do_constant_folding=True,
+        )
+    return [n[3:] for n in names]
+
+
+def strip_weight_half_casts(model: onnx.ModelProto, weights: Sequence[str]) -> set:
+    """--fp16-compute: a weight whose consumers are all `Cast(to=float16)` is stored as float16 and read directly.
+
+    Also drops value_info: the tracer annotated the float16 region as float32 (the markers are identities in
+    PyTorch); ONNX Runtime infers the types itself."""
+    graph = model.graph
+    consumers: Dict[str, List[onnx.NodeProto]] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    direct = set()
+    rename: Dict[str, str] = {}
+    drop = set()
+    for w in weights:
+        nodes = consumers.get(w, [])
+        if nodes and all(
+            n.op_type == "Cast" and any(a.name == "to" and a.i == TensorProto.FLOAT16 for a in n.attribute) for n in nodes
+        ):
+            direct.add(w)
+            for n in nodes:
+                rename[n.output[0]] = w
+                drop.add(id(n))
+    kept = [n for n in graph.node if id(n) not in drop]
+    for node in kept:
+        for j, name in enumerate(node.input):
+            if name in rename:
+                node.input[j] = rename[name]
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.value_info[:]
+    return direct
+
+
+class WeightStore:
+    """Decides each weight's stored layout once, and writes the external-data file once for all graphs."""
+
+    def __init__(
+        self,
+        load: Callable[[str], np.ndarray],
+        names: Sequence[str],
+        fp16: bool,
+        external: bool,
+        out_dir: str,
+        data_file: str,
+        log: Callable[[str], None] = print,
+    ):
+        self.load = load
+        self.names = list(names)
+        self.fp16 = fp16
+        self.external = external
+        self.out_dir = out_dir
+        self.data_file = data_file
+        self.log = log
+        self.transposed: Dict[str, bool] = {}
+        self.locations: Dict[str, Tuple[int, int, Tuple[int, ...]]] = {}
+        self.inline: Dict[str, np.ndarray] = {}
+        self.bytes_total = 0
+        self.direct_half: set = set()  # float16 weights read by float16 ops (no Cast)
+
+    def decide_layout(self, graphs: Sequence[onnx.ModelProto]) -> None:
+        for name in self.names:
+            all_transpose = True
+            used = False
+            for model in graphs:
+                for node in model.graph.node:
+                    if name in node.input:
+                        used = True
+                        perm = [list(a.ints) for a in node.attribute if a.name == "perm"]
+                        if node.op_type != "Transpose" or perm != [[1, 0]]:
+                            all_transpose = False
+            self.transposed[name] = used and all_transpose
+
+    def _array(self, name: str) -> np.ndarray:
+        arr = self.load(name)
+        if self.transposed[name]:
+            arr = arr.T
+        half = self.fp16 or name in self.direct_half
+        return np.ascontiguousarray(arr, dtype=np.float16 if half else np.float32)
+
+    def write(self) -> None:
+        if self.external:
+            path = os.path.join(self.out_dir, self.data_file)
+            offset = 0
+            with open(path, "wb") as f:
+                for i, name in enumerate(self.names):
+                    arr = self._array(name)
+                    pad = (-offset) % ALIGN
+                    if pad:
+                        f.write(b"\0" * pad)
+                        offset += pad
+                    raw = arr.tobytes()
+                    f.write(raw)
+                    self.locations[name] = (offset, len(raw), tuple(arr.shape))
+                    offset += len(raw)
+                    self.bytes_total += len(raw)
+                    if (i + 1) % 20 == 0 or i + 1 == len(self.names):
+                        self.log(f"  wrote {i + 1}/{len(self.names)} tensors ({offset / 1e9:.2f} GB)")
+        else:
+            for name in self.names:
+                arr = self._array(name)
+                self.inline[name] = arr
+                self.bytes_total += arr.nbytes
+
+    def attach(self, model: onnx.ModelProto, last: bool = False) -> onnx.ModelProto:
+        graph = model.graph
+        weight_set = set(self.names)
+        present = {i.name for i in graph.input}
+        # 1. drop the Transpose nodes of pre-transposed weights and rewire their consumers
+        rename: Dict[str, str] = {}
+        keep_nodes = []
+        for node in graph.node:
+            if node.op_type == "Transpose" and len(node.input) == 1 and self.transposed.get(node.input[0]):
+                rename[node.output[0]] = node.input[0]
+                continue
+            keep_nodes.append(node)
+        for node in keep_nodes:
+            for j, name in enumerate(node.input):
+                if name in rename:
+                    node.input[j] = rename[name]
+        # 2. weights: initializers (fp16 ones behind a Cast), no longer graph inputs
+        initializers: List[TensorProto] = []
+        casts: List[onnx.NodeProto] = []
+        for name in self.names:
+            if name not in present:
+                continue
+            direct = name in self.direct_half
+            stored = name + "__fp16" if self.fp16 and not direct else name
+            if self.external:
+                offset, length, shape = self.locations[name]
+                t = TensorProto()
+                t.name = stored
+                t.data_type = TensorProto.FLOAT16 if self.fp16 or direct else TensorProto.FLOAT
+                t.dims.extend(shape)
+                t.data_location = TensorProto.EXTERNAL
+                for k, v in (("location", self.data_file), ("offset", str(offset)), ("length", str(length))):
+                    entry = t.external_data.add()
+                    entry.key, entry.value = k, v
+            else:
+                t = numpy_helper.from_array(self.inline[name], stored)
+                if last:
+                    del self.inline[name]  # the proto holds its own copy
+            initializers.append(t)
+            if self.fp16 and not direct:
+                casts.append(helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT, name=f"cast_{name}"))
+        del graph.node[:]
+        graph.node.extend(casts + keep_nodes)
+        inputs = [i for i in graph.input if i.name not in weight_set]
+        del graph.input[:]
+        graph.input.extend(inputs)
+        graph.initializer.extend(initializers)
+        return model
+
+
+def export_graphs(
+    arch: ArchConfig,
+    load: Callable[[str], np.ndarray],
+    out_dir: str,
+    mask_id: int,
+    top_k: int,
+    fp16: bool,
+    full_logits: bool,
+    external: Optional[bool],
+    graph_name: str = "model.onnx",
+    full_name: str = "model_full_logits.onnx",
+    log: Callable[[str], None] = print,
+    fp16_compute: bool = False,
+) -> Dict[str, object]:
+    """Writes the positions graph (and optionally the full-logits graph) into `out_dir`."""
+    kinds = [("positions_topk", graph_name)] + ([("full_logits", full_name)] if full_logits else [])
+    traced: List[Tuple[str, onnx.ModelProto]] = []
+    names: List[str] = []
+    for kind, fname in kinds:
+        tmp = os.path.join(out_dir, f".trace-{kind}.onnx")
+        log(f"tracing {kind} graph ...")
+        names = trace_head(arch, kind, mask_id, top_k, tmp, fp16_compute=fp16_compute)
+        traced.append((fname, onnx.load(tmp)))
+        os.remove(tmp)
+    direct_sets = [strip_weight_half_casts(m, names) for _, m in traced]
+    if any(d != direct_sets[0] for d in direct_sets):
+        raise RuntimeError("the graphs disagree on which weights are float16")
+    fp16 = fp16 or fp16_compute
+    bytes_needed = arch.parameter_count() * (2 if fp16 else 4)
+    if external is None:
+        external = bytes_needed > TWO_GB - 64 * 1024**2
+    data_file = graph_name + ".data"
+    store = WeightStore(load, names, fp16, external, out_dir, data_file, log)
+    store.direct_half = direct_sets[0]
+    store.decide_layout([m for _, m in traced])
+    log(f"writing weights ({'fp16' if fp16 else 'fp32'}, {'external data ' + data_file if external else 'inline'}) ...")
+    store.write()
+    files = []
+    while traced:
+        fname, model = traced.pop(0)
+        model = store.attach(model, last=not traced)
+        path = os.path.join(out_dir, fname)
+        onnx.save(model, path)
+        if external or store.bytes_total < 256 * 1024**2:
+            onnx.checker.check_model(path)  # a big inline model would be checked from a second in-memory copy
+        del model
+        files.append(fname)
+    return {"files": files, "external_data": data_file if external else None, "weight_bytes": store.bytes_total}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# The single test command (`npm test`): lint, prettier check, compile + bundle, unit tests, python
+# tests (when package.json defines test:python), the in-host VS Code suite and the browser
+# end-to-end tests (both through test/runners/code-server.sh). Every stage runs even after a
+# failure; each prints "<stage>: N passed, N failed" and the last line sums them all:
+#   N passed, N failed
+# Exit status is non-zero when anything failed. Set DI_SKIP_VSCODE=1 to skip the code-server stages.
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOGS="$(mktemp -d "${TMPDIR:-/tmp}/di-test-all.XXXXXX")"
+trap 'rm -rf "$LOGS"' EXIT
+
+TOTAL_PASSED=0
+TOTAL_FAILED=0
+SUMMARY=()
+
+record() { # stage passed failed
+  TOTAL_PASSED=$((TOTAL_PASSED + $2))
+  TOTAL_FAILED=$((TOTAL_FAILED + $3))
+  SUMMARY+=("$1: $2 passed, $3 failed")
+  echo "$1: $2 passed, $3 failed"
+}
+
+# A check without its own test count: 1 passed or 1 failed by exit status.
+check() { # stage command...
+  local stage="$1"
+  shift
+  echo "=== $stage: $*"
+  if "$@"; then record "$stage" 1 0; else record "$stage" 0 1; fi
+}
+
+# Runs a test stage, tees its output, and takes counts from it with the given parser.
+counted() { # stage parser command...
+  local stage="$1" parser="$2"
+  shift 2
+  echo "=== $stage: $*"
+  local log="$LOGS/$stage.log" rc counts passed failed
+  "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  counts="$("$parser" "$log")"
+  passed="${counts% *}"
+  failed="${counts#* }"
+  if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1 # it failed without a parsable count (crash, timeout, no tests run)
+  fi
+  if [ "$rc" -eq 0 ] && [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
+    passed=1
+  fi
+  record "$stage" "$passed" "$failed"
+}
+
+# node --test (TAP or spec reporter).
+parse_node() {
+  local p f
+  p="$(grep -aE '^(# |ℹ )pass [0-9]+' "$1" | tail -n 1 | grep -oE '[0-9]+$')"
+  f="$(grep -aE '^(# |ℹ )fail [0-9]+' "$1" | tail -n 1 | grep -oE '[0-9]+$')"
+  echo "${p:-0} ${f:-0}"
+}
+
+# pytest ("3 passed, 1 failed, 2 errors in 1.2s") or unittest ("Ran 4 tests", "FAILED (failures=1, errors=1)").
+parse_python() {
+  local line p f e ran
+  line="$(grep -aE '[0-9]+ (passed|failed)' "$1" | grep -aE ' in [0-9.]+s' | tail -n 1)"
+  if [ -n "$line" ]; then
+    p="$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')"
+    f="$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')"
+    e="$(echo "$line" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+')"
+    echo "${p:-0} $((${f:-0} + ${e:-0}))"
+    return
+  fi
+  ran="$(grep -aoE '^Ran [0-9]+ tests?' "$1" | tail -n 1 | grep -oE '[0-9]+')"
+  f="$(grep -aoE 'failures=[0-9]+' "$1" | tail -n 1 | grep -oE '[0-9]+')"
+  e="$(grep -aoE 'errors=[0-9]+' "$1" | tail -n 1 | grep -oE '[0-9]+')"
+  f=$((${f:-0} + ${e:-0}))
+  echo "$((${ran:-0} - f)) $f"
+}
+
+# "<stage>: N passed, N failed" lines printed by the code-server runners.
+parse_runner() {
+  local p=0 f=0 line
+  while IFS= read -r line; do
+    p=$((p + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\1/')))
+    f=$((f + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed.*/\2/')))
+  done < <(grep -aE '^(in-host suite|e2e): [0-9]+ passed, [0-9]+ failed$' "$1")
+  echo "$p $f"
+}
+
+START=$(date +%s)
+check lint npx eslint src test bench
+check prettier npx prettier --check "src/**/*.ts" "test/**/*.ts" "bench/**/*.ts"
+rm -rf out # no stale compiled tests
+BUILD_OK=1
+check compile npx tsc -p . || true
+[ -f out/test/suite/index.js ] || BUILD_OK=0
+check bundle node esbuild.js
+[ -f dist/extension.js ] && [ -f dist/engineProcess.js ] || BUILD_OK=0
+
+if [ -d out/test/unit ]; then
+  counted unit parse_node node --test --test-concurrency=1 out/test/unit/
+else
+  record unit 0 1
+fi
+
+if [ -n "$(node -p "require('./package.json').scripts?.['test:python'] ?? ''")" ]; then
+  counted python parse_python npm run --silent test:python
+fi
+
+if [ "${DI_SKIP_VSCODE:-0}" = "1" ]; then
+  echo "=== vscode: skipped (DI_SKIP_VSCODE=1)"
+elif [ "$BUILD_OK" -eq 1 ]; then
+  counted vscode parse_runner bash test/runners/code-server.sh all
+else
+  echo "=== vscode: not run, the build failed"
+  record vscode 0 1
+fi
+
+echo
+echo "=== summary ($(($(date +%s) - START)) s)"
+for line in "${SUMMARY[@]}"; do
+  echo "  $line"
+done
+echo "$TOTAL_PASSED passed, $TOTAL_FAILED failed"
+[ "$TOTAL_FAILED" -eq 0 ]

@@ -1,0 +1,439 @@
+// EngineClient: the extension host's (and tests') handle on the engine child process. Forks it on demand,
+// loads the model lazily, relays snapshots, cancels, restarts after a crash and unloads when idle.
+// No `vscode` import: the editor layer wraps this.
+import { fork, type ChildProcess } from 'node:child_process';
+import { AbortError, EngineError } from './errors';
+import type {
+  FromEngine,
+  InfillRequest,
+  InfillResult,
+  LoadOptions,
+  ModelInfo,
+  Snapshot,
+  ToEngine,
+} from './protocol';
+
+export type EngineState = 'idle' | 'loading' | 'ready' | 'busy' | 'error';
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface EngineClientOptions {
+  /** The bundled engine entry (dist/engineProcess.js) or the compiled one (out/src/engine/process/main.js). */
+  enginePath: string;
+  /** Exit the child (freeing the model) after this long without a request; 0 or absent = never. */
+  idleUnloadMs?: number;
+  execArgv?: string[];
+  log?: (level: LogLevel, message: string) => void;
+}
+
+export interface Diagnosis {
+  providers: string[];
+  inUse?: string;
+  fallbackReason?: string;
+}
+
+export interface CrashInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface Disposable {
+  dispose(): void;
+}
+
+interface PendingInfill {
+  resolve(result: InfillResult): void;
+  reject(err: Error): void;
+  onSnapshot(snapshot: Snapshot): void;
+}
+
+/** load and diagnose replies carry no id; the child answers them in order. */
+interface PendingControl {
+  kind: 'load' | 'diagnose';
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+}
+
+export class EngineClient {
+  private child: ChildProcess | undefined;
+  private childReady: Promise<void> | undefined;
+  private loadOptions: LoadOptions | undefined;
+  /** Options the current child has loaded (undefined: nothing loaded in it). */
+  private loadedKey: string | undefined;
+  private modelInfo: ModelInfo | undefined;
+  private loading: { key: string; promise: Promise<ModelInfo> } | undefined;
+  private readonly infills = new Map<number, PendingInfill>();
+  private readonly control: PendingControl[] = [];
+  private nextId = 1;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private currentState: EngineState = 'idle';
+  private disposed = false;
+  private readonly crashListeners = new Set<(info: CrashInfo) => void>();
+  private readonly stateListeners = new Set<(state: EngineState) => void>();
+
+  constructor(private readonly opts: EngineClientOptions) {}
+
+  get state(): EngineState {
+    return this.currentState;
+  }
+
+  /** Info of the loaded model, if one is loaded. */
+  get model(): ModelInfo | undefined {
+    return this.modelInfo;
+  }
+
+  /** Options for lazy loading: the next infill loads (or reloads, if they changed) with these. */
+  setLoadOptions(options: LoadOptions): void {
+    this.loadOptions = { ...options };
+  }
+
+  /** Loads the model now (validating it); also becomes the options for later infills. */
+  async load(options: LoadOptions): Promise<ModelInfo> {
+    this.setLoadOptions(options);
+    this.loadedKey = undefined;
+    return this.ensureLoaded();
+  }
+
+  async infill(
+    request: Omit<InfillRequest, 'id'>,
+    onSnapshot: (snapshot: Snapshot) => void,
+    signal?: AbortSignal,
+  ): Promise<InfillResult> {
+    this.checkNotDisposed();
+    if (signal?.aborted) {
+      throw new AbortError();
+    }
+    this.clearIdleTimer();
+    await this.ensureLoaded();
+    if (signal?.aborted) {
+      this.armIdleTimer();
+      throw new AbortError();
+    }
+    const id = this.nextId++;
+    const child = this.child!;
+    return new Promise<InfillResult>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.infills.delete(id)) {
+          this.post({ type: 'cancel', requestId: id });
+          settle();
+          reject(new AbortError());
+        }
+      };
+      const settle = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.afterRequest();
+      };
+      this.infills.set(id, {
+        resolve: (r) => {
+          settle();
+          resolve(r);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
+        onSnapshot,
+      });
+      signal?.addEventListener('abort', onAbort);
+      this.setState('busy');
+      try {
+        this.post({ type: 'infill', request: { ...request, id } }, child);
+      } catch (err) {
+        this.infills.delete(id);
+        settle();
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Execution providers this build offers and which one the loaded model uses. */
+  async diagnose(): Promise<Diagnosis> {
+    this.checkNotDisposed();
+    await this.ensureChild();
+    return (await this.controlRequest('diagnose', { type: 'diagnose' })) as Diagnosis;
+  }
+
+  onDidCrash(listener: (info: CrashInfo) => void): Disposable {
+    this.crashListeners.add(listener);
+    return { dispose: () => this.crashListeners.delete(listener) };
+  }
+
+  onDidChangeState(listener: (state: EngineState) => void): Disposable {
+    this.stateListeners.add(listener);
+    return { dispose: () => this.stateListeners.delete(listener) };
+  }
+
+  /** Test hook: SIGKILL the child, as a native crash would. */
+  kill(): void {
+    this.child?.kill('SIGKILL');
+  }
+
+  dispose(): void {
+    if (this.disposed) {
+      return;
+    }
+    this.disposed = true;
+    this.clearIdleTimer();
+    this.stopChild();
+    this.failAll(new EngineError('internal', 'engine client disposed'));
+    this.crashListeners.clear();
+    this.stateListeners.clear();
+  }
+
+  // --- process lifecycle -------------------------------------------------------------------------
+
+  private async ensureLoaded(): Promise<ModelInfo> {
+    const options = this.loadOptions;
+    if (!options) {
+      throw new EngineError('not-loaded', 'no model configured (set a model folder)');
+    }
+    const key = JSON.stringify(options);
+    if (this.child && this.loadedKey === key && this.modelInfo) {
+      return this.modelInfo;
+    }
+    if (this.loading?.key === key) {
+      return this.loading.promise;
+    }
+    const promise = this.loadInChild(options, key);
+    this.loading = { key, promise };
+    try {
+      return await promise;
+    } finally {
+      if (this.loading?.promise === promise) {
+        this.loading = undefined;
+      }
+    }
+  }
+
+  private async loadInChild(options: LoadOptions, key: string): Promise<ModelInfo> {
+    this.setState('loading');
+    try {
+      await this.ensureChild();
+      this.loadedKey = undefined;
+      this.modelInfo = undefined;
+      const info = (await this.controlRequest('load', { type: 'load', options })) as ModelInfo;
+      this.loadedKey = key;
+      this.modelInfo = info;
+      this.log('info', `model ${info.name} loaded on ${info.executionProvider} in ${info.loadMs} ms`);
+      if (info.fallbackReason) {
+        this.log('warn', `execution provider fallback: ${info.fallbackReason}`);
+      }
+      this.setState(this.infills.size > 0 ? 'busy' : 'ready');
+      this.armIdleTimer();
+      return info;
+    } catch (err) {
+      this.setState('error');
+      throw err;
+    }
+  }
+
+  private ensureChild(): Promise<void> {
+    if (this.child && this.childReady) {
+      return this.childReady;
+    }
+    const child = fork(this.opts.enginePath, [], {
+      execArgv: this.opts.execArgv ?? [],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    this.child = child;
+    this.loadedKey = undefined;
+    this.modelInfo = undefined;
+    child.stdout?.on('data', (d: Buffer) => this.log('info', `[engine] ${d.toString().trimEnd()}`));
+    child.stderr?.on('data', (d: Buffer) => this.log('warn', `[engine] ${d.toString().trimEnd()}`));
+    this.childReady = new Promise<void>((resolve, reject) => {
+      const onMessage = (m: FromEngine) => {
+        if (m.type === 'ready') {
+          child.off('exit', onEarlyExit);
+          resolve();
+        }
+      };
+      const onEarlyExit = (code: number | null, signal: string | null) =>
+        reject(
+          new EngineError('internal', `engine process exited on start (code ${code}, signal ${signal})`),
+        );
+      child.on('message', onMessage);
+      child.once('exit', onEarlyExit);
+      child.once('error', (err) =>
+        reject(new EngineError('internal', `cannot start engine: ${err.message}`)),
+      );
+    });
+    child.on('message', (m: FromEngine) => this.onMessage(m));
+    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    // A failed start is reported through the promise; keep Node from flagging it as unhandled meanwhile.
+    this.childReady.catch(() => undefined);
+    return this.childReady;
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child !== this.child) {
+      return; // an old child we stopped on purpose
+    }
+    this.child = undefined;
+    this.childReady = undefined;
+    this.loadedKey = undefined;
+    this.modelInfo = undefined;
+    this.log('error', `engine process exited unexpectedly (code ${code}, signal ${signal})`);
+    this.failAll(new EngineError('internal', 'engine process crashed'));
+    this.setState('error');
+    for (const listener of [...this.crashListeners]) {
+      listener({ code, signal });
+    }
+  }
+
+  /** Stops the child on purpose (idle unload, dispose): its exit is not a crash. */
+  private stopChild(): void {
+    const child = this.child;
+    if (!child) {
+      return;
+    }
+    this.child = undefined;
+    this.childReady = undefined;
+    this.loadedKey = undefined;
+    this.modelInfo = undefined;
+    if (child.connected) {
+      child.send({ type: 'dispose' } satisfies ToEngine);
+    }
+    // If the child does not leave on its own (stuck in a native call), make it.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    timer.unref();
+    child.once('exit', () => clearTimeout(timer));
+  }
+
+  // --- messages ----------------------------------------------------------------------------------
+
+  private onMessage(message: FromEngine): void {
+    switch (message.type) {
+      case 'ready':
+        return;
+      case 'loaded':
+        return this.settleControl('load', message.info);
+      case 'diagnosis':
+        return this.settleControl('diagnose', {
+          providers: message.providers,
+          inUse: message.inUse,
+          fallbackReason: message.fallbackReason,
+        });
+      case 'snapshot':
+        this.infills.get(message.snapshot.requestId)?.onSnapshot(message.snapshot);
+        return;
+      case 'result': {
+        const pending = this.infills.get(message.result.requestId);
+        this.infills.delete(message.result.requestId);
+        pending?.resolve(message.result);
+        return;
+      }
+      case 'cancelled': {
+        const pending = this.infills.get(message.requestId);
+        this.infills.delete(message.requestId);
+        pending?.reject(new AbortError());
+        return;
+      }
+      case 'error': {
+        const err = new EngineError(message.code, message.message);
+        if (message.requestId !== undefined) {
+          const pending = this.infills.get(message.requestId);
+          this.infills.delete(message.requestId);
+          pending?.reject(err);
+        } else {
+          const head = this.control.shift();
+          if (head) {
+            head.reject(err);
+          } else {
+            this.log('error', `engine error: ${message.message}`);
+          }
+        }
+        return;
+      }
+      case 'log':
+        this.log(message.level, `[engine] ${message.message}`);
+        return;
+    }
+  }
+
+  private controlRequest(kind: PendingControl['kind'], message: ToEngine): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.control.push({ kind, resolve, reject });
+      this.post(message);
+    });
+  }
+
+  private settleControl(kind: PendingControl['kind'], value: unknown): void {
+    const head = this.control.shift();
+    if (!head) {
+      return;
+    }
+    if (head.kind !== kind) {
+      head.reject(new EngineError('internal', `engine answered ${kind} to a ${head.kind} request`));
+      return;
+    }
+    head.resolve(value);
+  }
+
+  private post(message: ToEngine, child: ChildProcess | undefined = this.child): void {
+    if (!child || !child.connected) {
+      throw new EngineError('internal', 'engine process is not running');
+    }
+    child.send(message);
+  }
+
+  private failAll(err: Error): void {
+    const infills = [...this.infills.values()];
+    this.infills.clear();
+    const control = this.control.splice(0);
+    infills.forEach((p) => p.reject(err));
+    control.forEach((p) => p.reject(err));
+  }
+
+  // --- state and idle unload --------------------------------------------------------------------
+
+  private afterRequest(): void {
+    if (this.infills.size === 0 && this.currentState === 'busy') {
+      this.setState('ready');
+    }
+    this.armIdleTimer();
+  }
+
+  private armIdleTimer(): void {
+    this.clearIdleTimer();
+    const ms = this.opts.idleUnloadMs ?? 0;
+    if (ms <= 0 || this.disposed) {
+      return;
+    }
+    this.idleTimer = setTimeout(() => {
+      if (this.infills.size > 0 || this.control.length > 0 || this.loading) {
+        this.armIdleTimer();
+        return;
+      }
+      this.log('info', `unloading the model after ${ms} ms idle`);
+      this.stopChild();
+      this.setState('idle');
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  private clearIdleTimer(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+  }
+
+  private setState(state: EngineState): void {
+    if (state === this.currentState) {
+      return;
+    }
+    this.currentState = state;
+    for (const listener of [...this.stateListeners]) {
+      listener(state);
+    }
+  }
+
+  private checkNotDisposed(): void {
+    if (this.disposed) {
+      throw new EngineError('internal', 'engine client disposed');
+    }
+  }
+
+  private log(level: LogLevel, message: string): void {
+    this.opts.log?.(level, message);
+  }
+}

@@ -1,0 +1,18 @@
+// Asks the model about token positions. This is the seam between the sampler (which thinks in token
+// positions) and the graph (which thinks in output rows); the mapping itself lives in shift.ts.
+import type { LogitShift } from './manifest';
+import { rowsForPositions } from './shift';
+import type { RowPrediction } from './topk';
+
+export type PositionPredictor = (
+  inputIds: readonly number[],
+  positions: readonly number[],
+) => Promise<RowPrediction[]>;
+
+export interface RowForward {
+  forward(inputIds: readonly number[], rows: readonly number[]): Promise<RowPrediction[]>;
+}
+
+export function positionPredictor(model: RowForward, shift: LogitShift): PositionPredictor {
+  return (inputIds, positions) => model.forward(inputIds, rowsForPositions(positions, shift));
+}

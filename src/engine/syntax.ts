@@ -1,0 +1,93 @@
+// Parse-error ranges through web-tree-sitter with the grammars VS Code itself ships
+// (@vscode/tree-sitter-wasm). Used by late remasking: canvas tokens inside ERROR/MISSING nodes of
+// prefix + canvas + suffix are predicted again.
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import { resolvePackageFile } from './resolve';
+import type { Span } from './sampler/spans';
+
+/** VS Code language id -> grammar file in @vscode/tree-sitter-wasm/wasm. */
+export const GRAMMARS: Readonly<Record<string, string>> = {
+  typescript: 'tree-sitter-typescript.wasm',
+  typescriptreact: 'tree-sitter-tsx.wasm',
+  javascript: 'tree-sitter-javascript.wasm',
+  javascriptreact: 'tree-sitter-javascript.wasm',
+  python: 'tree-sitter-python.wasm',
+  go: 'tree-sitter-go.wasm',
+  rust: 'tree-sitter-rust.wasm',
+  java: 'tree-sitter-java.wasm',
+  c: 'tree-sitter-cpp.wasm',
+  cpp: 'tree-sitter-cpp.wasm',
+  csharp: 'tree-sitter-c-sharp.wasm',
+  ruby: 'tree-sitter-ruby.wasm',
+  php: 'tree-sitter-php.wasm',
+  shellscript: 'tree-sitter-bash.wasm',
+  css: 'tree-sitter-css.wasm',
+};
+
+let parserReady: Promise<void> | undefined;
+const checkers = new Map<string, Promise<SyntaxChecker | undefined>>();
+
+export class SyntaxChecker {
+  private constructor(
+    private readonly parser: Parser,
+    readonly languageId: string,
+  ) {}
+
+  /** A checker for the language, or undefined when no grammar is mapped for it. Cached per language. */
+  static forLanguage(languageId: string): Promise<SyntaxChecker | undefined> {
+    let checker = checkers.get(languageId);
+    if (!checker) {
+      checker = SyntaxChecker.load(languageId);
+      checkers.set(languageId, checker);
+      // A failed load (missing wasm) is retried next time instead of being cached.
+      checker.catch(() => checkers.delete(languageId));
+    }
+    return checker;
+  }
+
+  private static async load(languageId: string): Promise<SyntaxChecker | undefined> {
+    const grammar = GRAMMARS[languageId];
+    if (!grammar) {
+      return undefined;
+    }
+    const grammarPath = resolvePackageFile('@vscode/tree-sitter-wasm', `wasm/${grammar}`);
+    if (!grammarPath) {
+      throw new Error(`grammar ${grammar} not found in @vscode/tree-sitter-wasm`);
+    }
+    parserReady ??= initParser();
+    await parserReady;
+    const language = await Language.load(grammarPath);
+    const parser = new Parser();
+    parser.setLanguage(language);
+    return new SyntaxChecker(parser, languageId);
+  }
+
+  /** UTF-16 ranges of ERROR nodes and (zero-width) MISSING nodes in `text`. */
+  errorRanges(text: string): Span[] {
+    const tree = this.parser.parse(text);
+    if (!tree) {
+      return [];
+    }
+    const ranges: Span[] = [];
+    const visit = (node: Node): void => {
+      if (node.isError || node.isMissing) {
+        ranges.push({ start: node.startIndex, end: node.endIndex });
+      }
+      if (node.hasError) {
+        for (const child of node.children) {
+          if (child) {
+            visit(child);
+          }
+        }
+      }
+    };
+    visit(tree.rootNode);
+    tree.delete();
+    return ranges;
+  }
+}
+
+async function initParser(): Promise<void> {
+  const wasm = resolvePackageFile('web-tree-sitter', 'web-tree-sitter.wasm');
+  await Parser.init(wasm ? { locateFile: () => wasm } : undefined);
+}

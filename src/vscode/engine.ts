@@ -1,0 +1,123 @@
+// The editor's handle on the engine: one EngineClient (child process) configured from the settings,
+// its state mirrored in the status bar, its log lines in the log channel, and a crash told to the
+// user once per session (the client restarts the process on the next request by itself).
+import * as vscode from 'vscode';
+import { EngineClient, type Diagnosis, type EngineState } from '../engine/client';
+import type { InfillRequest, InfillResult, ModelInfo, Snapshot } from '../engine/protocol';
+import type { Log } from './log';
+import { loadOptions, type Settings } from './settings';
+import type { StatusBar } from './statusBar';
+import type { Ui } from './ui';
+
+export class Engine implements vscode.Disposable {
+  private client: EngineClient;
+  private subscriptions: { dispose(): void }[] = [];
+  private idleUnloadMs: number;
+  private crashTold = false;
+  /** Increments on every crash; a request compares it to tell a crash from another error. */
+  crashes = 0;
+
+  constructor(
+    private readonly enginePath: string,
+    private settings: Settings,
+    private readonly log: Log,
+    private readonly status: StatusBar,
+    private readonly ui: Ui,
+  ) {
+    this.idleUnloadMs = settings.idleUnloadMs;
+    this.client = this.createClient();
+  }
+
+  get state(): EngineState {
+    return this.client.state;
+  }
+
+  get model(): ModelInfo | undefined {
+    return this.client.model;
+  }
+
+  /** New settings: the next request (re)loads lazily if the model options changed. */
+  configure(settings: Settings): void {
+    this.settings = settings;
+    if (settings.idleUnloadMs !== this.idleUnloadMs) {
+      this.idleUnloadMs = settings.idleUnloadMs;
+      this.disposeClient();
+      this.client = this.createClient();
+    } else {
+      this.client.setLoadOptions(loadOptions(settings));
+    }
+  }
+
+  load(modelDir?: string): Promise<ModelInfo> {
+    const options = loadOptions(this.settings);
+    return this.client.load(modelDir ? { ...options, modelDir } : options);
+  }
+
+  infill(
+    request: Omit<InfillRequest, 'id'>,
+    onSnapshot: (s: Snapshot) => void,
+    signal: AbortSignal,
+  ): Promise<InfillResult> {
+    return this.client.infill(request, onSnapshot, signal);
+  }
+
+  diagnose(): Promise<Diagnosis> {
+    return this.client.diagnose();
+  }
+
+  /** Test hook: SIGKILL the engine process, as a native crash would. */
+  kill(): void {
+    this.client.kill();
+  }
+
+  private createClient(): EngineClient {
+    const client = new EngineClient({
+      enginePath: this.enginePath,
+      idleUnloadMs: this.idleUnloadMs,
+      log: (level, message) => this.log.engine(level, message),
+    });
+    client.setLoadOptions(loadOptions(this.settings));
+    this.subscriptions = [
+      client.onDidChangeState((state) => this.onState(state)),
+      client.onDidCrash((info) => {
+        this.crashes++;
+        this.log.error(
+          `engine process crashed (code ${info.code}, signal ${info.signal}); it restarts on the next request`,
+        );
+        if (!this.crashTold) {
+          this.crashTold = true;
+          this.ui.warn('the engine process stopped unexpectedly. It restarts on the next request.', {
+            'Show Log': () => this.log.show(),
+          });
+        }
+      }),
+    ];
+    return client;
+  }
+
+  private onState(state: EngineState): void {
+    if (state === 'loading') {
+      this.status.set({ kind: 'loading', detail: this.settings.modelFolder });
+    } else if (state === 'ready') {
+      const info = this.client.model;
+      if (info) {
+        this.status.setProvider(info.executionProvider, info.fallbackReason);
+      }
+      if (this.status.state.kind === 'loading') {
+        this.status.set({ kind: 'idle' });
+      }
+    } else if (state === 'idle' && this.status.state.kind === 'loading') {
+      this.status.set({ kind: 'idle' });
+    }
+  }
+
+  private disposeClient(): void {
+    this.subscriptions.forEach((s) => s.dispose());
+    this.subscriptions = [];
+    this.client.dispose();
+  }
+
+  dispose(): void {
+    this.disposeClient();
+  }
+}

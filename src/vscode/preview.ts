@@ -1,0 +1,107 @@
+// One preview session: the life of one infill request in the editor, as a small state machine.
+//
+//   running --result--> ready --accept--> accepting --edit applied--> accepted
+//      |                  |                   '--edit refused------> failed
+//      |                  '--reject / cancel--> rejected / cancelled
+//      |--accept (early)--> (acceptWhenReady, still running)
+//      |--reject / cancel--> rejected / cancelled (the engine request is aborted)
+//      '--engine error-----> failed
+//
+// Terminal states: accepted, rejected, cancelled, failed. The document is touched only by the
+// accepting -> accepted transition (one edit, one undo step).
+import type * as vscode from 'vscode';
+import type { InfillRequest, InfillResult, Snapshot } from '../engine/protocol';
+
+export type SessionKind = 'selection' | 'cursor' | 'prompt';
+export type SessionState =
+  'running' | 'ready' | 'accepting' | 'accepted' | 'rejected' | 'cancelled' | 'failed';
+
+const TRANSITIONS: Record<SessionState, SessionState[]> = {
+  running: ['ready', 'rejected', 'cancelled', 'failed'],
+  ready: ['accepting', 'rejected', 'cancelled'],
+  accepting: ['accepted', 'failed', 'cancelled'],
+  accepted: [],
+  rejected: [],
+  cancelled: [],
+  failed: [],
+};
+
+export function isTerminal(state: SessionState): boolean {
+  return TRANSITIONS[state].length === 0;
+}
+
+export interface SessionSpec {
+  kind: SessionKind;
+  editor: vscode.TextEditor;
+  /** The region replaced on accept (empty for an insertion at the cursor). */
+  range: vscode.Range;
+  request: Omit<InfillRequest, 'id'>;
+  /** A short description for the log (file, lines, sizes). */
+  description: string;
+  prompt?: string;
+}
+
+let lastRequestId = 0;
+
+/** Ids shared by sessions and by requests refused before a session starts, so every log line has one. */
+export function allocateRequestId(): number {
+  return ++lastRequestId;
+}
+
+export class PreviewSession {
+  readonly id = allocateRequestId();
+  readonly uri: string;
+  /** Document version when the session started; accept refuses if it changed. */
+  readonly version: number;
+  /** Where the ghost text is anchored (the cursor is put there): the end of the region. */
+  readonly anchor: vscode.Position;
+  readonly abort = new AbortController();
+  readonly snapshots: Snapshot[] = [];
+  readonly startedAt = Date.now();
+  private currentState: SessionState = 'running';
+  result?: InfillResult;
+  /** Tab pressed before the result arrived: accept as soon as it does. */
+  acceptWhenReady = false;
+  /** Why the session ended (cancel reason, error message). */
+  reason?: string;
+  private readonly settled: Promise<SessionState>;
+  private resolveSettled!: (state: SessionState) => void;
+
+  constructor(readonly spec: SessionSpec) {
+    this.uri = spec.editor.document.uri.toString();
+    this.version = spec.editor.document.version;
+    this.anchor = spec.range.end;
+    this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
+  }
+
+  get state(): SessionState {
+    return this.currentState;
+  }
+
+  get active(): boolean {
+    return !isTerminal(this.currentState);
+  }
+
+  /** Resolves with the terminal state. */
+  get done(): Promise<SessionState> {
+    return this.settled;
+  }
+
+  /** Moves to `to` if the machine allows it; returns whether it did. */
+  transition(to: SessionState, reason?: string): boolean {
+    if (!TRANSITIONS[this.currentState].includes(to)) {
+      return false;
+    }
+    this.currentState = to;
+    if (reason !== undefined) {
+      this.reason = reason;
+    }
+    if (isTerminal(to)) {
+      if (!this.abort.signal.aborted) {
+        this.abort.abort();
+      }
+      this.resolveSettled(to);
+    }
+    return true;
+  }
+}

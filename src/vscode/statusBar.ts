@@ -1,0 +1,97 @@
+// One status bar item with four states: idle, loading, step k/N (+ timing), error.
+// Each change is also recorded (state history) for the in-host tests.
+import * as vscode from 'vscode';
+
+export type StatusState =
+  | { kind: 'idle'; detail?: string }
+  | { kind: 'loading'; detail?: string }
+  | { kind: 'step'; step: number; maxSteps: number; ms: number; masksLeft: number }
+  | { kind: 'done'; steps: number; nfe: number; ms: number }
+  | { kind: 'error'; message: string };
+
+export class StatusBar implements vscode.Disposable {
+  private readonly item: vscode.StatusBarItem;
+  private current: StatusState = { kind: 'idle' };
+  /** Provider in use and fallback reason, shown in the tooltip and (fallback) the text. */
+  private provider?: { name: string; fallbackReason?: string };
+  readonly history: StatusState[] = [];
+
+  constructor() {
+    this.item = vscode.window.createStatusBarItem(
+      'diffusionInfill.status',
+      vscode.StatusBarAlignment.Right,
+      100,
+    );
+    this.item.name = 'Diffusion Infill';
+    this.item.command = 'diffusionInfill.showLog';
+    this.set({ kind: 'idle' });
+    this.item.show();
+  }
+
+  get state(): StatusState {
+    return this.current;
+  }
+
+  get text(): string {
+    return this.item.text;
+  }
+
+  setProvider(name: string, fallbackReason?: string): void {
+    this.provider = { name, fallbackReason };
+    this.render();
+  }
+
+  set(state: StatusState): void {
+    this.current = state;
+    this.history.push(state);
+    if (this.history.length > 1000) {
+      this.history.splice(0, this.history.length - 1000);
+    }
+    this.render();
+  }
+
+  private render(): void {
+    const s = this.current;
+    const fallback = this.provider?.fallbackReason ? ` (${this.provider.name} fallback)` : '';
+    let tooltip = 'Diffusion Infill: click to show the log';
+    if (this.provider) {
+      tooltip += `\nExecution provider: ${this.provider.name}`;
+      if (this.provider.fallbackReason) {
+        tooltip += `\nFallback: ${this.provider.fallbackReason}`;
+      }
+    }
+    this.item.backgroundColor = undefined;
+    switch (s.kind) {
+      case 'idle':
+        this.item.text = `$(sparkle) Diffusion${fallback}`;
+        if (s.detail) {
+          tooltip += `\n${s.detail}`;
+        }
+        break;
+      case 'loading':
+        this.item.text = '$(loading~spin) Diffusion: loading model';
+        if (s.detail) {
+          tooltip += `\n${s.detail}`;
+        }
+        break;
+      case 'step':
+        this.item.text = `$(loading~spin) Diffusion: step ${s.step}/${s.maxSteps} · ${Math.round(s.ms)} ms`;
+        tooltip += `\n${s.masksLeft} masked positions left`;
+        break;
+      case 'done':
+        this.item.text = `$(check) Diffusion: ${s.steps} steps · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
+        tooltip += `\n${s.nfe} forward passes`;
+        break;
+      case 'error':
+        this.item.text = '$(error) Diffusion: error';
+        this.item.backgroundColor = new vscode.ThemeColor('statusBarItem.errorBackground');
+        tooltip += `\n${s.message}`;
+        break;
+    }
+    this.item.tooltip = tooltip;
+  }
+
+  dispose(): void {
+    this.item.dispose();
+  }
+}

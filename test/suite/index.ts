@@ -1,0 +1,38 @@
+// Entry point of the in-host suite, in the shape @vscode/test-electron expects: run() loads every
+// *.test.js next to this file into mocha and resolves when they pass. It ends with one line
+// "N passed, N failed" that the runners pick up.
+import * as fs from 'fs';
+import * as path from 'path';
+import Mocha from 'mocha';
+
+export function run(): Promise<void> {
+  const mocha = new Mocha({
+    ui: 'bdd',
+    color: false,
+    timeout: 120_000,
+    reporter: 'spec',
+    grep: process.env.DI_SUITE_GREP || undefined,
+  });
+  for (const file of fs.readdirSync(__dirname).sort()) {
+    if (file.endsWith('.test.js')) {
+      mocha.addFile(path.join(__dirname, file));
+    }
+  }
+  return new Promise((resolve, reject) => {
+    try {
+      const runner = mocha.run((failures) => {
+        const passed = runner.stats?.passes ?? 0;
+        const failed = runner.stats?.failures ?? failures;
+        console.log(`${passed} passed, ${failed} failed`);
+        if (failures > 0) {
+          reject(new Error(`${failures} in-host tests failed`));
+        } else {
+          resolve();
+        }
+      });
+    } catch (err) {
+      console.log('0 passed, 1 failed');
+      reject(err);
+    }
+  });
+}

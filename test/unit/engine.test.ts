@@ -1,0 +1,181 @@
+// The engine end to end on the real fixture model (in-process): completions, snapshots, NFE, every
+// strategy terminating, determinism, trimming at the end token, cancellation, the shift convention.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { InfillEngine } from '../../src/engine/engine';
+import { EngineError, isAbortError } from '../../src/engine/errors';
+import type { InfillRequest, Snapshot } from '../../src/engine/protocol';
+import { CanvasState } from '../../src/engine/sampler/canvas';
+import { STRATEGIES } from '../../src/engine/sampler/options';
+import { copyFixture, FIXTURE_DIR, fixtureSkip } from './helpers';
+
+const PREFIX = 'def add(a, b):\n    """Return the sum of a and b."""\n';
+const SUFFIX = '\n\n\ndef mul(a, b):\n    return a * b\n';
+const request = (extra: Partial<InfillRequest> = {}): InfillRequest => ({
+  id: 1,
+  prefix: PREFIX,
+  suffix: SUFFIX,
+  selectionText: '    return a + b',
+  languageId: 'python',
+  ...extra,
+});
+
+describe('infill engine (fixture)', { skip: fixtureSkip() }, () => {
+  let engine: InfillEngine;
+
+  before(async () => {
+    engine = await InfillEngine.load({ modelDir: FIXTURE_DIR, executionProvider: 'cpu', threads: 2 });
+  });
+  after(async () => engine?.dispose());
+
+  it('fills a hole: result, snapshots, NFE, timings', async () => {
+    const snapshots: Snapshot[] = [];
+    const result = await engine.infill(request(), { onSnapshot: (s) => snapshots.push(s) });
+    assert.equal(typeof result.completion, 'string');
+    assert.ok(result.nfe >= 1 && result.nfe === result.steps, `nfe ${result.nfe} steps ${result.steps}`);
+    assert.ok(result.tokens <= result.canvasLength);
+    assert.ok(result.ms >= result.firstFrameMs && result.firstFrameMs >= 0);
+    assert.ok(snapshots.length >= 1);
+    const last = snapshots[snapshots.length - 1];
+    assert.equal(last.masksLeft, 0);
+    assert.equal(last.text, result.completion);
+    assert.equal(last.nfe, result.nfe);
+    assert.ok(snapshots.every((s, i) => i === 0 || s.step > snapshots[i - 1].step));
+  });
+
+  for (const strategy of STRATEGIES) {
+    it(`${strategy}: terminates, commits something per pass`, async () => {
+      const result = await engine.infill(request({ canvasTokens: 24, sampler: { strategy, steps: 8 } }));
+      assert.ok(result.nfe >= 1);
+      assert.ok(result.nfe <= 24 * 3, `nfe ${result.nfe}`);
+      if (strategy === 'confidence' || strategy === 'margin' || strategy === 'entropy') {
+        assert.ok(result.nfe <= 8, `step budget 8, took ${result.nfe}`);
+      }
+    });
+  }
+
+  it('parallel strategies use fewer forward passes than sequential on the same hole', async () => {
+    const seq = await engine.infill(request({ canvasTokens: 32, sampler: { strategy: 'sequential' } }));
+    const conf = await engine.infill(
+      request({ canvasTokens: 32, sampler: { strategy: 'confidence', steps: 8 } }),
+    );
+    assert.ok(conf.nfe < seq.nfe || seq.nfe <= 8, `confidence ${conf.nfe} vs sequential ${seq.nfe}`);
+  });
+
+  it('is deterministic: greedy twice, and seeded sampling twice', async () => {
+    const a = await engine.infill(request());
+    const b = await engine.infill(request());
+    assert.equal(a.completion, b.completion);
+    assert.equal(a.nfe, b.nfe);
+    const s1 = await engine.infill(request({ sampler: { temperature: 1.5, seed: 42 } }));
+    const s2 = await engine.infill(request({ sampler: { temperature: 1.5, seed: 42 } }));
+    assert.equal(s1.completion, s2.completion);
+  });
+
+  it('trims the completion at the first end token (snapshots too)', async () => {
+    const original = engine.predict;
+    const endId = engine.manifest.specialTokens.end;
+    let canvasStart = -1;
+    try {
+      // The model's own predictions, except that the 4th canvas position is surely the end token.
+      engine.predict = async (ids, positions) => {
+        const out = await original(ids, positions);
+        return out.map((p, i) =>
+          positions[i] === canvasStart + 3 ? { ids: [endId], probs: [0.9999], entropy: 0 } : p,
+        );
+      };
+      canvasStart = engine.buildWindow(request({ canvasTokens: 16 })).canvasStart;
+      const snapshots: Snapshot[] = [];
+      const result = await engine.infill(request({ canvasTokens: 16, sampler: { strategy: 'sequential' } }), {
+        onSnapshot: (s) => snapshots.push(s),
+      });
+      assert.equal(result.tokens, 3);
+      assert.ok(!result.completion.includes(engine.tokenizer.piece(endId)));
+      assert.ok(result.nfe <= 4, `positions after the end cost nothing (nfe ${result.nfe})`);
+      assert.ok(
+        snapshots.every((s) => !s.text.includes('<')),
+        'no end token text in snapshots',
+      );
+    } finally {
+      engine.predict = original;
+    }
+  });
+
+  it('renders masks as the placeholder glyph', () => {
+    const m = engine.manifest.specialTokens;
+    const ids = engine.tokenizer.encode('x = 1');
+    const state = new CanvasState([...ids, m.mask, ...ids], 0, ids.length + 1 + ids.length, {
+      mask: m.mask,
+      ends: new Set([m.end]),
+    });
+    assert.equal(engine.renderCanvas(state, '░'), 'x = 1░x = 1');
+  });
+
+  it('is cancellable between steps', async () => {
+    let steps = 0;
+    await assert.rejects(
+      engine.infill(request({ canvasTokens: 32, sampler: { strategy: 'sequential' } }), {
+        onSnapshot: () => steps++,
+        isCancelled: () => steps >= 2,
+      }),
+      (err: unknown) => isAbortError(err),
+    );
+    assert.equal(steps, 2);
+  });
+
+  it('clips a canvas that cannot fit max_length and says so', async () => {
+    const max = engine.manifest.maxLength;
+    const result = await engine.infill(
+      request({ canvasTokens: max + 10, sampler: { strategy: 'threshold', threshold: 0 } }),
+    );
+    assert.ok(result.canvasLength < max);
+    assert.ok(
+      result.notes.some((n) => n.includes('canvas clipped')),
+      result.notes.join('; '),
+    );
+  });
+
+  it('rejects bad sampler options as bad-request', async () => {
+    await assert.rejects(
+      engine.infill(request({ sampler: { strategy: 'nope' as never } })),
+      (err: unknown) => err instanceof EngineError && err.code === 'bad-request',
+    );
+  });
+
+  it('shift convention: a shifted manifest reads row i-1 (full-logits graph)', async (t) => {
+    if (!engine.manifest.fullLogitsPath) {
+      return t.skip('fixture has no onnx_full_logits');
+    }
+    const asFullLogits = (shift: string) =>
+      copyFixture((m) => {
+        m.onnx = m.onnx_full_logits;
+        m.output_kind = 'full_logits';
+        m.logit_shift = shift;
+      });
+    const plain = await InfillEngine.load({
+      modelDir: asFullLogits('none'),
+      executionProvider: 'cpu',
+      threads: 1,
+    });
+    const shifted = await InfillEngine.load({
+      modelDir: asFullLogits('shifted'),
+      executionProvider: 'cpu',
+      threads: 1,
+    });
+    try {
+      const w = plain.buildWindow(request({ canvasTokens: 4 }));
+      const positions = [w.canvasStart, w.canvasStart + 1, w.canvasStart + 2];
+      const fromShifted = await shifted.predict(w.inputIds, positions);
+      const fromPlain = await plain.predict(
+        w.inputIds,
+        positions.map((p) => p - 1),
+      );
+      const samePlace = await plain.predict(w.inputIds, positions);
+      assert.deepEqual(fromShifted, fromPlain, 'shifted position i = unshifted row i - 1');
+      assert.notDeepEqual(fromShifted, samePlace);
+    } finally {
+      await plain.dispose();
+      await shifted.dispose();
+    }
+  });
+});
