@@ -70,6 +70,10 @@ def build(shape: str, device: torch.device, dtype: torch.dtype, top_k: int, mask
     try:
         if set_device is not None and device.type == "cuda":
             set_device(device)  # allocate straight on the GPU (torch >= 2.0)
+            try:
+                torch.set_default_dtype(dtype)  # ... and in the target precision (a 7B fp32 copy would not fit 24 GB)
+            except (TypeError, ValueError):
+                pass
         with _NoInit():
             lm = DiffusionLM(cfg)
         lm = lm.to(device=device, dtype=dtype)

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runBatchFile } from './engine/batch';
+import { runEval } from './eval/cli';
 import { InfillEngine } from './engine/engine';
 import { EngineError } from './engine/errors';
 import {
@@ -25,6 +26,8 @@ const USAGE = `Usage:
   diffusion-infill batch --model DIR --in tasks.jsonl --out results.jsonl [options]
       Each input line {task_id, prefix, suffix, canvas_tokens?, selection?, language?} gives an
       output line {task_id, completion, nfe, ms, steps, tokens} (plus "error" if the task failed).
+  diffusion-infill eval humaneval|tasks|make-heldout [options]
+      Evaluation (HumanEval-Infilling pass@1, held-out exact match); see eval --help.
   diffusion-infill --help
 
 ${ENGINE_FLAGS_HELP}
@@ -45,6 +48,9 @@ const CLI_FLAGS = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'eval') {
+    return runEval(argv.slice(1)); // evaluation commands: src/eval/cli.ts (eval --help)
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     options: CLI_FLAGS,

@@ -52,10 +52,49 @@ def to_float(x: torch.Tensor, mixed: bool) -> torch.Tensor:
     return _CastMarker.apply(x, ONNX_FLOAT) if mixed else x
 
 
+class _ShapeOnlyMatMulT(torch.autograd.Function):
+    """`x @ w.T (+ b)` in the exported graph; zeros of the right shape while tracing.
+
+    The exporter traces with zero-stride placeholder weights (no memory). A real matmul would make each one
+    contiguous (and PyTorch 1.13's tracer keeps those copies alive: 2 GB retained for a 0.5B model, an OOM for
+    a 7B one), so while tracing only the shapes are computed and `symbolic` emits the real ops."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        return x.new_zeros(tuple(x.shape[:-1]) + (weight.shape[0],))
+
+    @staticmethod
+    def symbolic(g, x, weight, bias=None):
+        y = g.op("MatMul", x, g.op("Transpose", weight, perm_i=[1, 0]))
+        return y if bias is None else g.op("Add", y, bias)
+
+
+_SHAPE_ONLY = {"on": False}
+
+
+class shape_only_matmuls:
+    """Context for tracing (models/export/onnx_export.py): weight matmuls compute shapes only."""
+
+    def __enter__(self):
+        self.saved = _SHAPE_ONLY["on"]
+        _SHAPE_ONLY["on"] = True
+        return self
+
+    def __exit__(self, *exc):
+        _SHAPE_ONLY["on"] = self.saved
+        return False
+
+
+def matmul_t(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    if _SHAPE_ONLY["on"]:
+        return _ShapeOnlyMatMulT.apply(x, weight) if bias is None else _ShapeOnlyMatMulT.apply(x, weight, bias)
+    return F.linear(x, weight, bias)
+
+
 def linear(x: torch.Tensor, layer: nn.Linear, mixed: bool) -> torch.Tensor:
     """`layer(x)`; with `mixed`, weight and bias are marked float16 (x must already be)."""
     bias = to_half(layer.bias, mixed) if layer.bias is not None else None
-    return F.linear(x, to_half(layer.weight, mixed), bias)
+    return matmul_t(x, to_half(layer.weight, mixed), bias)
 
 
 @dataclass
@@ -99,8 +138,11 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # float32 statistics even for half inputs (bench/gpu_shapes.py runs the module in fp16); no-ops in export
+        dtype = x.dtype
+        x = x.float()
         variance = x.pow(2).mean(-1, keepdim=True)
-        return self.weight * (x * torch.rsqrt(variance + self.eps))
+        return self.weight * (x * torch.rsqrt(variance + self.eps)).to(dtype)
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -155,7 +197,7 @@ class Attention(nn.Module):
         # Bidirectional: no causal mask, no padding mask.
         if self.causal:
             scores = scores + torch.full((length, length), float("-inf"), device=x.device).triu(1).to(scores.dtype)
-        probs = to_half(torch.softmax(scores, dim=-1), mixed)
+        probs = to_half(torch.softmax(scores.float(), dim=-1).to(v.dtype), mixed)
         out = torch.matmul(probs, v)  # [B, kvh, g, L, d]
         out = out.permute(0, 3, 1, 2, 4).reshape(b, length, self.num_heads * d)
         return to_float(linear(out, self.o_proj, mixed), mixed)
@@ -226,7 +268,7 @@ class DiffusionLM(nn.Module):
     def project(self, hidden: torch.Tensor) -> torch.Tensor:
         weight = self.model.embed_tokens.weight if self.cfg.tie_word_embeddings else self.lm_head.weight
         m = self.mixed
-        return to_float(torch.matmul(to_half(hidden, m), to_half(weight, m).t()), m)
+        return to_float(matmul_t(to_half(hidden, m), to_half(weight, m)), m)
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return self.project(self.hidden_states(input_ids))

@@ -24,7 +24,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from .modeling import ArchConfig, DiffusionLM, FullLogits, PositionsTopK
+from .modeling import ArchConfig, DiffusionLM, FullLogits, PositionsTopK, shape_only_matmuls
 
 OPSET = 17
 TWO_GB = 2 * 1024**3
@@ -59,23 +59,27 @@ class _WeightsAsInputs(torch.nn.Module):
         return self.head(*data)
 
 
-class _no_input_snapshots:
-    """torch.onnx.export traces with `_return_inputs_states=True`, which CLONES every example input only to warn
-    if the model mutated one. Our inputs include every weight as a zero-stride placeholder; the clone would
-    materialise them (30 GB for a 7B model). Trace without the snapshots."""
+class _placeholders_not_cloned:
+    """The tracer behind torch.onnx.export (torch.jit._trace.ONNXTracedModule) clones every example input,
+    only to warn later if the model mutated one. Our inputs include every weight as a zero-stride placeholder,
+    and the clone would materialise them all (30 GB for a 7B model). The placeholders are never mutated, so
+    while tracing their clone is themselves; every other tensor clones normally."""
+
+    def __init__(self, placeholders):
+        self.ids = {id(p) for p in placeholders}
 
     def __enter__(self):
-        self.saved = torch.jit._get_trace_graph
+        self.saved = torch.Tensor.clone
+        saved, ids = self.saved, self.ids
 
-        def trace(*args, _return_inputs_states=False, **kwargs):
-            graph, outs = self.saved(*args, **kwargs)[:2]
-            return (graph, outs, ((), ())) if _return_inputs_states else (graph, outs)
+        def clone(t, *args, **kwargs):
+            return t if id(t) in ids else saved(t, *args, **kwargs)
 
-        torch.jit._get_trace_graph = trace
+        torch.Tensor.clone = clone  # type: ignore[assignment]
         return self
 
     def __exit__(self, *exc):
-        torch.jit._get_trace_graph = self.saved
+        torch.Tensor.clone = self.saved  # type: ignore[assignment]
         return False
 
 
@@ -136,7 +140,7 @@ def trace_head(
     del lm  # the real parameters are gone from the module now; free them
     # Zero-stride placeholders: full shape, one float of memory each.
     placeholders = tuple(torch.zeros(()).expand(shapes[n[3:]]) for n in names)
-    with torch.no_grad(), warnings.catch_warnings(), _no_input_snapshots():
+    with torch.no_grad(), warnings.catch_warnings(), _placeholders_not_cloned(placeholders), shape_only_matmuls():
         warnings.simplefilter("ignore")  # tracer chatter about Python ints and the custom Cast marker
         torch.onnx.export(
             wrapper,

@@ -78,6 +78,7 @@ def span_mask(x: np.ndarray, start: int, split: Split, rng: np.random.Generator)
         if masked.sum() >= target:
             break
     if not masked.any():
+        # Every unit in the window is longer than the target: fall back to uniform noise.
         return uniform(x, rng)
     return masked, realised_weight(masked)
 
@@ -104,12 +105,13 @@ def region_example(window: np.ndarray, start: int, split: Split, length: int, rn
     if len(first_half) == 0:
         return None
     a = int(rng.choice(first_half)) + 1  # region starts on the token after a newline
-    ends = newline_at[(newline_at >= a) & (newline_at < a + MAX_REGION_TOKENS)]
+    max_region = min(MAX_REGION_TOKENS, length // 2)
+    ends = newline_at[(newline_at >= a) & (newline_at < a + max_region)]
     if len(ends) == 0:
         return None
     b = int(rng.choice(ends)) + 1  # ... and ends on a newline token
     truth = window[a:b]
-    extra = int(rng.integers(0, max(4, truth.size // 2) + 1))
+    extra = min(int(rng.integers(0, max(4, truth.size // 2) + 1)), length - truth.size)
     canvas = np.concatenate([truth, np.full(extra, PAD_ID, dtype=np.int64)])
     seq = np.concatenate([window[:a], canvas, window[b:]])
     # Crop to `length`, keeping the whole canvas and as much context on both sides as fits.

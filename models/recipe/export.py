@@ -70,6 +70,18 @@ def export_onnx(model: DiffusionEncoder, out: Path, k: int, full_logits: bool) -
                           do_constant_folding=False)
 
 
+# Strings that stress exact round trips: tabs, blank lines, CRLF, trailing spaces, non-ASCII, astral characters.
+TOKENIZER_CASES = [
+    "def f(x):\n\treturn x  # tab-indented\n",
+    "function add(a: number, b: number): number {\n  return a + b;\n}\n",
+    "const s = `template ${value}`;   \n\n\n    // trailing spaces above\n",
+    "naïve = 'ü' + \"日本語\" + '😀𝔘'\r\n",
+    "  \n   \n\t\t\n",
+    "x\u00a0=\u2003y  ;;  {[()]}  !== >>>= ??= ...rest",
+    "class A:\n    def __init__(self):\n        self.items: list[int] = []\n",
+]
+
+
 def reference_case(model: DiffusionEncoder, enc: Encoder, k: int) -> dict:
     """A realistic masked input (code with a masked line) and PyTorch's outputs for it."""
     text = "def add(a, b):\n    result = a + b\n    return result\n\n\nprint(add(1, 2))\n"
@@ -91,6 +103,8 @@ def reference_case(model: DiffusionEncoder, enc: Encoder, k: int) -> dict:
         # A slice of the full logits (the first 3 requested rows, first 64 vocabulary entries) for the full graph.
         "logits_rows": positions[:3],
         "logits_slice": logits[0, positions[:3], :64].tolist(),
+        # Python-side token ids, for the Node tokenizer parity test.
+        "tokenizer_cases": [{"text": t, "ids": enc.encode(t)} for t in TOKENIZER_CASES],
     }
 
 

@@ -5,7 +5,7 @@ import { EngineError } from './errors';
 import { loadManifest, type ModelManifest } from './manifest';
 import { positionPredictor, type PositionPredictor } from './predictor';
 import type { InfillRequest, InfillResult, LoadOptions, ModelInfo, Snapshot } from './protocol';
-import { buildWindow, type InfillWindow } from './request';
+import { buildWindow, stripMovedWhitespace, type InfillWindow } from './request';
 import { CanvasState } from './sampler/canvas';
 import { denoise, maxSteps } from './sampler/denoise';
 import { resolveSamplerOptions } from './sampler/options';
@@ -115,11 +115,14 @@ export class InfillEngine {
     const send = (step: number, elapsedMs: number) => {
       lastSentMs = elapsedMs;
       lastSentStep = step;
-      hooks.onSnapshot?.({
+      if (!hooks.onSnapshot) {
+        return; // nobody watching (batch, bench): skip rendering
+      }
+      hooks.onSnapshot({
         requestId: request.id,
         step,
         maxSteps: maxSteps(options, window.canvasLength),
-        text: this.renderCanvas(state, placeholder),
+        text: stripMovedWhitespace(this.renderCanvas(state, placeholder), window.movedWhitespace),
         masksLeft: state.masksLeft,
         canvasLength: window.canvasLength,
         nfe,
@@ -156,7 +159,7 @@ export class InfillEngine {
     const completionIds = state.completionTokens();
     return {
       requestId: request.id,
-      completion: this.tokenizer.decode(completionIds),
+      completion: stripMovedWhitespace(this.tokenizer.decode(completionIds), window.movedWhitespace),
       nfe: outcome.nfe,
       steps: outcome.steps,
       canvasLength: window.canvasLength,

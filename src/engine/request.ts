@@ -37,6 +37,8 @@ export interface InfillWindow {
   /** The windowed context texts the model sees (for parse checks). */
   prefixText: string;
   suffixText: string;
+  /** Whitespace that ended the prefix and moved into the canvas (see splitTrailingWhitespace). */
+  movedWhitespace: string;
   /** Tokens the selection had (0 without one). */
   selectionTokens: number;
   notes: string[];
@@ -51,9 +53,11 @@ export function buildWindow(
   const prefixBudget = nonNegative(request.prefixBudget ?? REQUEST_DEFAULTS.prefixBudget, 'prefixBudget');
   const suffixBudget = nonNegative(request.suffixBudget ?? REQUEST_DEFAULTS.suffixBudget, 'suffixBudget');
   const selectionTokens = request.selectionText ? encoder.encode(request.selectionText).length : 0;
-  let canvas = canvasLength(request, selectionTokens);
+  const { text: prefixText, whitespace: movedWhitespace } = splitTrailingWhitespace(request.prefix);
+  // The moved whitespace is regenerated inside the canvas, so the canvas has room for it.
+  let canvas = canvasLength(request, selectionTokens) + encoder.encode(movedWhitespace).length;
 
-  let prefix = prefixWindow(encoder, request.prefix, prefixBudget);
+  let prefix = prefixWindow(encoder, prefixText, prefixBudget);
   let suffix = suffixWindow(encoder, request.suffix, suffixBudget);
   const lead = () =>
     prefix.ids.length < model.leadingContext ? model.leadingContext - prefix.ids.length : 0;
@@ -69,7 +73,7 @@ export function buildWindow(
       Math.floor((room * p0) / Math.max(1, p0 + s0)),
     );
     const suffixShare = Math.max(Math.min(s0, MIN_CONTEXT_TOKENS), room - prefixShare);
-    prefix = prefixWindow(encoder, request.prefix, Math.min(prefixBudget, prefixShare));
+    prefix = prefixWindow(encoder, prefixText, Math.min(prefixBudget, prefixShare));
     suffix = suffixWindow(encoder, request.suffix, Math.min(suffixBudget, suffixShare));
     notes.push(
       `context shortened to fit max_length ${model.maxLength}: prefix ${p0} -> ${prefix.ids.length}, suffix ${s0} -> ${suffix.ids.length} tokens`,
@@ -112,9 +116,37 @@ export function buildWindow(
     canvasLength: canvas,
     prefixText: prefix.text,
     suffixText: suffix.text,
+    movedWhitespace,
     selectionTokens,
     notes,
   };
+}
+
+/**
+ * Horizontal whitespace at the end of the prefix (the indentation before the cursor, or the space after
+ * `x =`) tokenizes differently alone than followed by code: byte-level BPE splits "    return" into
+ * "   " + " return", but a prefix ending in "    " gives one "    " token the model never saw before
+ * code. So that whitespace moves into the canvas (the model writes it, as in line-aligned training
+ * holes) and is taken off the completion again by `stripMovedWhitespace`.
+ */
+export function splitTrailingWhitespace(prefix: string): { text: string; whitespace: string } {
+  const match = /[ \t]+$/.exec(prefix);
+  if (!match) {
+    return { text: prefix, whitespace: '' };
+  }
+  return { text: prefix.slice(0, match.index), whitespace: match[0] };
+}
+
+/** The completion as inserted after the user's own whitespace: the moved whitespace comes off again. */
+export function stripMovedWhitespace(completion: string, whitespace: string): string {
+  if (whitespace.length === 0) {
+    return completion;
+  }
+  if (completion.startsWith(whitespace)) {
+    return completion.slice(whitespace.length);
+  }
+  // The model chose a different amount: keep the user's whitespace, drop the model's.
+  return completion.replace(/^[ \t]+/, '');
 }
 
 export function canvasLength(request: Omit<InfillRequest, 'id'>, selectionTokens: number): number {
@@ -164,8 +196,11 @@ function lineWindow(encoder: Encoder, text: string, budget: number, side: 'head'
   }
   let region = side === 'tail' ? text.slice(Math.max(0, text.length - maxChars)) : text.slice(0, maxChars);
   let lines = splitLines(region);
-  if (region.length < text.length && lines.length > 1) {
-    // The region's outer line was cut by the character slice: drop it.
+  const outerLineCut =
+    region.length < text.length &&
+    (side === 'tail' ? text[text.length - region.length - 1] !== '\n' : !region.endsWith('\n'));
+  if (outerLineCut && lines.length > 1) {
+    // The character slice cut the region's outer line: drop it.
     lines = side === 'tail' ? lines.slice(1) : lines.slice(0, -1);
   }
   // Per-line counts are a close estimate of the joined count; the final encode below is exact.

@@ -1,7 +1,10 @@
 // Parse-error ranges through web-tree-sitter with the grammars VS Code itself ships
 // (@vscode/tree-sitter-wasm). Used by late remasking: canvas tokens inside ERROR/MISSING nodes of
 // prefix + canvas + suffix are predicted again.
-import { Language, Parser, type Node } from 'web-tree-sitter';
+// `import = require` (not `import`) so that bundlers pick web-tree-sitter's CommonJS build: its ES module
+// build locates files through import.meta.url, which a CommonJS bundle does not have.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- see above
+import TreeSitter = require('web-tree-sitter');
 import { resolvePackageFile } from './resolve';
 import type { Span } from './sampler/spans';
 
@@ -29,7 +32,7 @@ const checkers = new Map<string, Promise<SyntaxChecker | undefined>>();
 
 export class SyntaxChecker {
   private constructor(
-    private readonly parser: Parser,
+    private readonly parser: TreeSitter.Parser,
     readonly languageId: string,
   ) {}
 
@@ -56,8 +59,8 @@ export class SyntaxChecker {
     }
     parserReady ??= initParser();
     await parserReady;
-    const language = await Language.load(grammarPath);
-    const parser = new Parser();
+    const language = await TreeSitter.Language.load(grammarPath);
+    const parser = new TreeSitter.Parser();
     parser.setLanguage(language);
     return new SyntaxChecker(parser, languageId);
   }
@@ -69,7 +72,7 @@ export class SyntaxChecker {
       return [];
     }
     const ranges: Span[] = [];
-    const visit = (node: Node): void => {
+    const visit = (node: TreeSitter.Node): void => {
       if (node.isError || node.isMissing) {
         ranges.push({ start: node.startIndex, end: node.endIndex });
       }
@@ -89,5 +92,5 @@ export class SyntaxChecker {
 
 async function initParser(): Promise<void> {
   const wasm = resolvePackageFile('web-tree-sitter', 'web-tree-sitter.wasm');
-  await Parser.init(wasm ? { locateFile: () => wasm } : undefined);
+  await TreeSitter.Parser.init(wasm ? { locateFile: () => wasm } : undefined);
 }

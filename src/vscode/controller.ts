@@ -131,7 +131,13 @@ export class InfillController implements vscode.Disposable {
       return; // cancelled or rejected meanwhile
     }
     s.result = result;
-    this.status.set({ kind: 'done', steps: result.steps, nfe: result.nfe, ms: result.ms });
+    const empty = result.completion.length === 0;
+    this.status.set({ kind: 'done', steps: result.steps, nfe: result.nfe, ms: result.ms, empty });
+    if (empty) {
+      this.log.info(
+        `request #${s.id} note: empty completion (nothing to preview); Tab removes the region, Esc keeps it`,
+      );
+    }
     for (const note of result.notes) {
       this.log.info(`request #${s.id} note: ${note}`);
     }

@@ -6,7 +6,7 @@ export type StatusState =
   | { kind: 'idle'; detail?: string }
   | { kind: 'loading'; detail?: string }
   | { kind: 'step'; step: number; maxSteps: number; ms: number; masksLeft: number }
-  | { kind: 'done'; steps: number; nfe: number; ms: number }
+  | { kind: 'done'; steps: number; nfe: number; ms: number; empty?: boolean }
   | { kind: 'error'; message: string };
 
 export class StatusBar implements vscode.Disposable {
@@ -79,8 +79,11 @@ export class StatusBar implements vscode.Disposable {
         tooltip += `\n${s.masksLeft} masked positions left`;
         break;
       case 'done':
-        this.item.text = `$(check) Diffusion: ${s.steps} steps · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
+        this.item.text = `$(check) Diffusion: ${s.empty ? 'empty result' : `${s.steps} steps`} · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
         tooltip += `\n${s.nfe} forward passes`;
+        if (s.empty) {
+          tooltip += '\nThe model filled the hole with nothing: Tab removes the region, Esc keeps it.';
+        }
         break;
       case 'error':
         this.item.text = '$(error) Diffusion: error';

@@ -16,6 +16,7 @@ import {
   isDirty,
   openFile,
   openWorkbench,
+  recordGhostText,
   runCommand,
   statusText,
   waitForDirty,
@@ -23,6 +24,8 @@ import {
 
 const FILE = 'sample.py';
 const PLACEHOLDER = '░';
+/** Last line (1-based) of the body of word_counts in sample.py. */
+const BODY_END = 10;
 
 /** Settings for this run, merged into the code-server settings before the page opens. */
 function writeUserSettings(): void {
@@ -32,37 +35,33 @@ function writeUserSettings(): void {
     const current = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
     fs.writeFileSync(file, JSON.stringify({ ...current, ...values }, null, 2));
   };
-  // A readable frame rate makes the intermediate frames observable (and photographable).
-  merge('User', { 'diffusionInfill.preview.snapshotInterval': Number(process.env.DI_E2E_FRAME_MS ?? 250) });
+  merge('User', {
+    'diffusionInfill.preview.snapshotInterval': Number(process.env.DI_E2E_FRAME_MS ?? 40),
+    // One token per step: enough steps for the refinement to be visible even with the tiny fixture model.
+    'diffusionInfill.sampler.strategy': process.env.DI_E2E_STRATEGY ?? 'sequential',
+  });
   if (process.env.DI_E2E_MODEL) {
     // The model folder is machine-scoped: in a remote window (code-server) it lives in the machine's settings.
     merge('Machine', { 'diffusionInfill.model.folder': process.env.DI_E2E_MODEL });
   }
 }
 
-/** Polls the ghost text until the preview is done; returns the distinct frames seen. */
-async function watchRefinement(page: Page, shots: string, shotName: string): Promise<string[]> {
-  const frames: string[] = [];
-  let shot = false;
+/** Waits until the preview is done (status bar); returns the distinct ghost texts rendered meanwhile. */
+async function watchRefinement(page: Page, frames: () => Promise<string[]>, shot: string): Promise<string[]> {
+  let photographed = false;
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const text = await ghostText(page);
-    if (text && text !== frames.at(-1)) {
-      frames.push(text);
-      if (!shot && text.includes(PLACEHOLDER)) {
-        shot = true;
-        await page.screenshot({ path: path.join(shots, shotName) });
-      }
-    }
     const status = await statusText(page);
-    if (/Tab accept/.test(status) && text && !text.includes(PLACEHOLDER)) {
-      return frames;
-    }
     assert.ok(!/error/i.test(status), `status bar shows an error: ${status}`);
-    assert.ok(
-      Date.now() < deadline,
-      `preview not done after 120 s; status "${status}", frames ${frames.length}`,
-    );
+    if (!photographed && (await ghostText(page)).includes(PLACEHOLDER)) {
+      photographed = true;
+      await page.screenshot({ path: shot });
+    }
+    if (/Tab accept/.test(status)) {
+      await page.waitForTimeout(300); // the final frame
+      return frames();
+    }
+    assert.ok(Date.now() < deadline, `preview not done after 120 s; status "${status}"`);
     await page.waitForTimeout(10);
   }
 }
@@ -105,26 +104,38 @@ describe('browser end-to-end (code-server + chromium)', function () {
   });
 
   it('Infill Selection from the palette refines ghost text, Tab accepts into the buffer', async () => {
-    selectLinesCheck(sourceLines);
-    await selectLines(page, 2, 5); // the body of fibonacci
+    assert.match(sourceLines[0], /^def word_counts/, 'sample.py starts with word_counts');
+    const recorded = await recordGhostText(page);
+    await selectLines(page, 2, BODY_END); // the body of word_counts
     await runCommand(page, 'Diffusion Infill: Infill Selection');
-    const frames = await watchRefinement(page, artifacts, 'refinement-intermediate.png');
+    const frames = await watchRefinement(page, recorded, path.join(artifacts, 'refinement-intermediate.png'));
     const intermediate = frames.filter((f) => f.includes(PLACEHOLDER));
     assert.ok(
       intermediate.length >= 2,
       `at least two different intermediate frames, saw ${JSON.stringify(frames)}`,
     );
-    const final = frames.at(-1)!;
+    const final = frames.at(-1) ?? '';
+    assert.ok(
+      final && !final.includes(PLACEHOLDER),
+      `a final frame without masks: ${JSON.stringify(frames)}`,
+    );
     console.log(
       `      ${frames.length} frames, ${intermediate.length} with masked positions; final:\n${final}`,
     );
     await page.screenshot({ path: path.join(artifacts, 'refinement-final-preview.png') });
+    if (process.env.DI_UPDATE_MEDIA === '1') {
+      // Refresh the README screenshot from this run.
+      fs.copyFileSync(
+        path.join(artifacts, 'refinement-intermediate.png'),
+        path.join(env('DI_EXTENSION_ROOT'), 'media', 'screenshot-refinement.png'),
+      );
+    }
 
     await page.keyboard.press('Tab');
     // Buffer = lines before the selection + the completion + lines after it (read back from the DOM).
     // The DOM cannot tell whether the ghost text ended with a newline (an empty last line), so allow both.
     const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
-    const suffix = sourceLines.slice(5).join('\n');
+    const suffix = sourceLines.slice(BODY_END).join('\n');
     const candidates = [final, final + '\n'].map((c) =>
       JSON.stringify(normalise((prefix + c + suffix).split('\n'))),
     );
@@ -151,7 +162,7 @@ describe('browser end-to-end (code-server + chromium)', function () {
 
   it('a second run rejected with Escape leaves the buffer unchanged', async () => {
     const before = await editorLines(page);
-    await selectLines(page, 9, 14); // the body of is_prime
+    await selectLines(page, 14, 19); // the body of is_prime
     await runCommand(page, 'Diffusion Infill: Infill Selection');
     await page.waitForFunction(
       () => document.querySelectorAll('.editor-instance .ghost-text-decoration').length > 0,
@@ -170,11 +181,47 @@ describe('browser end-to-end (code-server + chromium)', function () {
     assert.strictEqual(await isDirty(page), false);
     assert.match(await statusText(page), /Diffusion/);
   });
+  it('Generate from Prompt through the real input box inserts at the cursor on Tab, the prompt stays out of the file', async () => {
+    const before = await editorLines(page);
+    const recorded = await recordGhostText(page);
+    await goToLine(page, 12); // the empty line between the two functions
+    await page.keyboard.press('F1');
+    await page.waitForSelector('.quick-input-widget:visible input');
+    await page.keyboard.type('Diffusion Infill: Generate from Prompt');
+    await page.waitForSelector('.quick-input-list .monaco-list-row:has-text("Generate from Prompt")');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.quick-input-widget:visible:has-text("Describe the code")');
+    const prompt = 'count the vowels in a string';
+    await page.keyboard.type(prompt);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
+    for (let i = 0; !/Tab accept/.test(await statusText(page)); i++) {
+      assert.ok(i < 6000, `no result: ${await statusText(page)}`);
+      assert.ok(!/error/i.test(await statusText(page)), await statusText(page));
+      await page.waitForTimeout(20);
+    }
+    await page.waitForTimeout(300);
+    const frames = await recorded();
+    const final = (await ghostText(page)) || '';
+    assert.ok(!final.includes(PLACEHOLDER), `final frame: ${JSON.stringify(frames)}`);
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(300);
+    const lines = normalise(await editorLines(page));
+    // As above, the DOM cannot show whether the completion ended with a newline: allow both.
+    const candidates = [final, final + '\n'].map((c) =>
+      JSON.stringify(
+        normalise([...before.slice(0, 11), ...(c + before[11]).split('\n'), ...before.slice(12)]),
+      ),
+    );
+    assert.ok(candidates.includes(JSON.stringify(lines)), `buffer after Tab:\n${lines.join('\n')}`);
+    assert.ok(!lines.some((l) => l.includes(prompt)), 'the prompt comment is not in the file');
+    if (final) {
+      await page.keyboard.press('Control+Z');
+      await waitForDirty(page, false);
+    }
+    assert.deepStrictEqual(normalise(await editorLines(page)), normalise(before));
+  });
 });
-
-function selectLinesCheck(lines: string[]): void {
-  assert.match(lines[0], /^def fibonacci/, 'sample.py starts with fibonacci');
-}
 
 function normalise(lines: string[]): string[] {
   return lines.map((l) => l.replace(/\s+$/, ''));

@@ -62,25 +62,50 @@ export function editorLines(page: Page): Promise<string[]> {
   });
 }
 
-/** Ghost text currently on screen: the first line inline, further lines in a view zone. */
+/** Reads the ghost text on screen: the first line inline, further lines in a view zone. Runs in the page. */
+function readGhostText(): string {
+  const root = document.querySelector('.editor-instance .monaco-editor');
+  if (!root) {
+    return '';
+  }
+  const first = [...root.querySelectorAll<HTMLElement>('.ghost-text-decoration')].map(
+    (e) => e.textContent ?? '',
+  );
+  const rest = [
+    ...root.querySelectorAll<HTMLElement>('.view-zones .ghost-text, .view-zones .suggest-preview-text'),
+  ]
+    .map((e) => e.closest<HTMLElement>('.view-line'))
+    .filter((e): e is HTMLElement => !!e)
+    .filter((e, i, all) => all.indexOf(e) === i)
+    .map((e) => e.textContent ?? '');
+  return [first.join(''), ...rest].join('\n').replace(/\u00a0/g, ' ');
+}
+
 export function ghostText(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const root = document.querySelector('.editor-instance .monaco-editor');
-    if (!root) {
-      return '';
-    }
-    const first = [...root.querySelectorAll<HTMLElement>('.ghost-text-decoration')].map(
-      (e) => e.textContent ?? '',
-    );
-    const rest = [
-      ...root.querySelectorAll<HTMLElement>('.view-zones .ghost-text, .view-zones .suggest-preview-text'),
-    ]
-      .map((e) => e.closest<HTMLElement>('.view-line'))
-      .filter((e): e is HTMLElement => !!e)
-      .filter((e, i, all) => all.indexOf(e) === i)
-      .map((e) => e.textContent ?? '');
-    return [first.join(''), ...rest].join('\n').replace(/\u00a0/g, ' ');
-  });
+  return page.evaluate(readGhostText);
+}
+
+/**
+ * Records every distinct ghost text the page renders (a MutationObserver in the page, so no frame
+ * is missed between two polls). Returns a function that reads the frames recorded so far.
+ */
+export async function recordGhostText(page: Page): Promise<() => Promise<string[]>> {
+  await page.evaluate(`(() => {
+    const read = ${readGhostText.toString()};
+    const w = window;
+    w.__diFrames = [];
+    let last = '';
+    w.__diObserver?.disconnect();
+    w.__diObserver = new MutationObserver(() => {
+      const text = read();
+      if (text !== last) {
+        last = text;
+        if (text) w.__diFrames.push(text);
+      }
+    });
+    w.__diObserver.observe(document.body, { subtree: true, childList: true, characterData: true });
+  })()`);
+  return () => page.evaluate('window.__diFrames.slice()') as Promise<string[]>;
 }
 
 export function statusText(page: Page): Promise<string> {

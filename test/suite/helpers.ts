@@ -26,12 +26,10 @@ export function fixtureModel(): string {
 
 let scratch: string | undefined;
 
-/** A folder for test files: the runner's workspace when there is one, else a temp folder. */
+/** A temp folder for test files (outside the workspace, which the browser tests use afterwards). */
 export function scratchDir(): string {
   if (!scratch) {
-    const base =
-      process.env.DI_WORKSPACE || vscode.workspace.workspaceFolders?.[0]?.uri.fsPath || os.tmpdir();
-    scratch = fs.mkdtempSync(path.join(base, 'suite-'));
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'di-suite-'));
   }
   return scratch;
 }

@@ -11,10 +11,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { EngineClient } from '../../src/engine/client';
 import { InfillEngine } from '../../src/engine/engine';
 import { loadManifest } from '../../src/engine/manifest';
 import { rowForPosition } from '../../src/engine/shift';
-import { REPO_ROOT } from './helpers';
+import { ENGINE_ENTRY, REPO_ROOT } from './helpers';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'exported');
 const VARIANTS = [
@@ -269,6 +270,34 @@ describe('exported models through the engine', () => {
       });
     }
   }
+
+  it('the extension path: EngineClient (engine child process) loads llama-tiny (external data) and dream-chain', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    if (!fs.existsSync(ENGINE_ENTRY)) return t.skip('out/src/engine/process/main.js not compiled');
+    const client = new EngineClient({ enginePath: ENGINE_ENTRY });
+    try {
+      const info = await client.load({
+        modelDir: path.join(ARTIFACTS, 'llama-tiny'),
+        executionProvider: 'cpu',
+        threads: 1,
+      });
+      assert.equal(info.name, 'llama-tiny');
+      const random = await client.infill({ prefix: 'x = ', suffix: '\n', canvasTokens: 4 }, () => undefined);
+      assert.equal(random.canvasLength, 4);
+      await client.load({
+        modelDir: path.join(ARTIFACTS, 'dream-chain'),
+        executionProvider: 'cpu',
+        threads: 1,
+      });
+      const chain = await client.infill(
+        { prefix: 'klm', suffix: '', canvasTokens: 3, sampler: { strategy: 'sequential' } },
+        () => undefined,
+      );
+      assert.equal(chain.completion, 'nop');
+    } finally {
+      client.dispose();
+    }
+  });
 
   it('the CLI runs an exported model (dist-independent: the compiled out/src/cli.js)', async (t) => {
     if (skipReason) return t.skip(skipReason);

@@ -82,3 +82,30 @@ for (const dir of MODEL_DIRS) {
     });
   }
 }
+
+// The Python BPE (models/recipe/bpe.py) and @huggingface/tokenizers in Node must produce the same ids and both
+// must round-trip code byte for byte.
+for (const dir of MODEL_DIRS) {
+  const name = path.relative(repo, dir);
+  const ref = JSON.parse(fs.readFileSync(path.join(dir, 'reference.json'), 'utf8')) as {
+    tokenizer_cases?: { text: string; ids: number[] }[];
+  };
+  test(`${name}: Node tokenizer agrees with the Python tokenizer and round-trips`, async () => {
+    const { Tokenizer } = await import('@huggingface/tokenizers');
+    const tokenizer = new Tokenizer(
+      JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8')),
+      JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')),
+    );
+    const cases = ref.tokenizer_cases ?? [];
+    assert.ok(cases.length >= 5, 'reference.json carries tokenizer cases');
+    for (const { text, ids } of cases) {
+      const encoded = tokenizer.encode(text, { add_special_tokens: false }).ids;
+      assert.deepEqual(encoded, ids, `ids for ${JSON.stringify(text)}`);
+      const decoded = tokenizer.decode(encoded, {
+        skip_special_tokens: false,
+        clean_up_tokenization_spaces: false,
+      });
+      assert.equal(decoded, text);
+    }
+  });
+}

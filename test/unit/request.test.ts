@@ -6,6 +6,8 @@ import {
   buildWindow,
   canvasLength,
   prefixWindow,
+  splitTrailingWhitespace,
+  stripMovedWhitespace,
   suffixWindow,
   type WindowModel,
 } from '../../src/engine/request';
@@ -114,6 +116,21 @@ describe('request window', () => {
     const ms = performance.now() - t0;
     assert.ok(w.inputIds.length <= 192 + 96 + 8);
     assert.ok(ms < 1000, `windowing took ${ms.toFixed(0)} ms`);
+  });
+
+  it('trailing indentation moves into the canvas and comes off the completion again', () => {
+    assert.deepEqual(splitTrailingWhitespace('def f():\n    '), { text: 'def f():\n', whitespace: '    ' });
+    assert.deepEqual(splitTrailingWhitespace('x = '), { text: 'x =', whitespace: ' ' });
+    assert.deepEqual(splitTrailingWhitespace('x\n'), { text: 'x\n', whitespace: '' });
+    const w = buildWindow(tokenizer, { prefix: 'def f():\n    ', suffix: '\n', canvasTokens: 6 }, model());
+    assert.equal(tokenizer.decode(w.inputIds.slice(0, w.canvasStart)), 'def f():\n');
+    assert.equal(w.movedWhitespace, '    ');
+    assert.equal(w.canvasLength, 6 + tokenizer.encode('    ').length);
+    assert.equal(stripMovedWhitespace('    return 1', '    '), 'return 1');
+    assert.equal(stripMovedWhitespace('  return 1', '    '), 'return 1');
+    assert.equal(stripMovedWhitespace('      return 1', '    '), '  return 1');
+    assert.equal(stripMovedWhitespace('\n    x', '    '), '\n    x');
+    assert.equal(stripMovedWhitespace(' x', ''), ' x');
   });
 
   it('rejects nonsense sizes as bad-request', () => {
