@@ -10,7 +10,11 @@
 //   npm run compile
 //   node out/bench/ablations.js [--limit 50] [--he-limit 50] [--models default=models/default,uniform=models/uniform]
 //        [--heldout build/heldout.jsonl] [--corpus build/corpus/files.jsonl] [--only corruption,decoding,length]
-//        [--grid full|quick] [--threads N] [--no-write]
+//        [--grid full|quick] [--eval-subsets multi-line,random-span-light|none] [--max-minutes M]
+//        [--threads N] [--no-write]
+// --max-minutes: no new configuration starts once it would end past M minutes (the report lists the skipped).
+// --eval-subsets: the default configuration also runs on these HumanEval-Infilling subsets (--he-limit
+// tasks each) for the "Evaluation" table.
 // Writes bench/results/ablations.json, bench/results/decoding-frontier.png (through bench/plot.py) and the
 // "## Evaluation" and "## Ablations" sections of BENCHMARKS.md.
 import { spawnSync } from 'node:child_process';
@@ -25,7 +29,7 @@ import { resolvedSettings } from '../src/eval/cli';
 import { engineRunner, evaluate, EVAL_VERSION, summarize, type Summary } from '../src/eval/evaluate';
 import { HELDOUT_DEFAULTS, makeHeldout, readHeldoutFiles } from '../src/eval/heldout';
 import { humanEvalItems, runHumanEval } from '../src/eval/humaneval';
-import { loadHumanEval, spread } from '../src/eval/humaneval-data';
+import { isSubset, loadHumanEval, spread, type HumanEvalSubset } from '../src/eval/humaneval-data';
 import { DEFAULT_FIXED_TOKENS, type LengthPolicy } from '../src/eval/length';
 import { defaultCacheDir, humanEvalDir, repoRoot } from '../src/eval/paths';
 import { formatDuration } from '../src/eval/progress';
@@ -65,17 +69,6 @@ function configs(grid: 'full' | 'quick', groups: readonly Group[], hasUniform: b
     family,
     knob,
   });
-  if (groups.includes('decoding')) {
-    out.push(dec('sequential', {}));
-    const steps = grid === 'full' ? [4, 8, 16] : [4, 16];
-    const taus = grid === 'full' ? [0.5, 0.7, 0.9, 0.97] : [0.7, 0.9];
-    const gammas = grid === 'full' ? [0.1, 0.5, 1, 2] : [0.5, 2];
-    const guardedTaus = grid === 'full' ? [0.7, 0.9, 0.97] : [0.7, 0.9];
-    for (const s of steps) out.push(dec('confidence', { steps: s }, `steps=${s}`));
-    for (const t of taus) out.push(dec('threshold', { threshold: t }, `tau=${t}`));
-    for (const g of gammas) out.push(dec('entropy-bounded', { entropyBound: g }, `gamma=${g}`));
-    for (const t of guardedTaus) out.push(dec('guarded', { threshold: t }, `tau=${t}`));
-  }
   const guardedDefault = (group: Group, model: string, policy: LengthPolicy, label: string): Config => ({
     group,
     label,
@@ -109,6 +102,18 @@ function configs(grid: 'full' | 'quick', groups: readonly Group[], hasUniform: b
         'oracle (true length)',
       ),
     );
+  }
+  // Decoding last: the corruption and length rows (and the guarded tau=0.9 row they share) come first.
+  if (groups.includes('decoding')) {
+    out.push(dec('sequential', {}));
+    const steps = grid === 'full' ? [4, 8, 16] : [4, 16];
+    const taus = grid === 'full' ? [0.5, 0.7, 0.9, 0.97] : [0.7, 0.9];
+    const gammas = grid === 'full' ? [0.1, 0.5, 1, 2] : [0.5, 2];
+    const guardedTaus = grid === 'full' ? [0.7, 0.9, 0.97] : [0.7, 0.9];
+    for (const s of steps) out.push(dec('confidence', { steps: s }, `steps=${s}`));
+    for (const t of taus) out.push(dec('threshold', { threshold: t }, `tau=${t}`));
+    for (const g of gammas) out.push(dec('entropy-bounded', { entropyBound: g }, `gamma=${g}`));
+    for (const t of guardedTaus) out.push(dec('guarded', { threshold: t }, `tau=${t}`));
   }
   return out;
 }
@@ -144,8 +149,11 @@ async function main(): Promise<number> {
       'benchmarks-md': { type: 'string' },
       'no-write': { type: 'boolean' },
       'exec-timeout': { type: 'string' },
+      'eval-subsets': { type: 'string' },
+      'max-minutes': { type: 'string' },
     },
   });
+  const budgetS = values['max-minutes'] === undefined ? Infinity : Number(values['max-minutes']) * 60;
   const limit = Number(values.limit ?? 50);
   const heLimit = Number(values['he-limit'] ?? limit);
   const grid = (values.grid ?? 'full') as 'full' | 'quick';
@@ -186,33 +194,64 @@ async function main(): Promise<number> {
     path.resolve(root, values.cache ?? path.join(defaultCacheDir(root), 'ablations.jsonl')),
   );
 
+  const evalSubsets = (values['eval-subsets'] ?? 'multi-line,random-span-light')
+    .split(',')
+    .filter((x) => x.length > 0 && x !== 'none' && x !== 'single-line');
+  for (const subset of evalSubsets) {
+    if (!isSubset(subset)) {
+      throw new Error(`--eval-subsets: unknown subset ${subset}`);
+    }
+  }
   const list = configs(grid, groups, hasUniform);
   const engines = new Map<string, InfillEngine>();
   const fingerprints = new Map<string, string>();
   const machine = machineInfo();
   const rows: Row[] = [];
+  const subsetRows: SubsetRow[] = [];
+  const skipped: string[] = [];
   const t0 = performance.now();
   process.stderr.write(
     `${list.length} configurations x (${heldout.length} held-out + ${he.length} HumanEval single-line) tasks; machine: ${machineLine(machine)}\n`,
   );
   try {
     for (const [i, config] of list.entries()) {
-      let engine = engines.get(config.model);
-      if (!engine) {
-        const dir = models.get(config.model)!;
-        engine = await InfillEngine.load({ modelDir: dir, executionProvider: 'cpu', threads });
-        engines.set(config.model, engine);
+      const dir = models.get(config.model)!;
+      if (!fingerprints.has(config.model)) {
         fingerprints.set(config.model, modelFingerprint(dir));
       }
       const settings: BatchSettings = { sampler: config.sampler };
       const resolved = resolvedSettings(settings, config.policy);
       const model = fingerprints.get(config.model)!;
+      const heldoutHash = settingsHash({ eval: EVAL_VERSION, benchmark: 'tasks', model, settings: resolved });
+      const heHash = settingsHash({
+        eval: EVAL_VERSION,
+        benchmark: 'humaneval/single-line',
+        model,
+        settings: resolved,
+        timeoutMs: sandbox.timeoutMs,
+      });
+      const allCached =
+        heldout.every((t) => cache.get(heldoutHash, t.task_id) !== undefined) &&
+        he.every((t) => cache.get(heHash, t.task_id) !== undefined);
+      const elapsedS = (performance.now() - t0) / 1000;
+      const ran = rows.filter((r) => r.wall_s > 1);
+      const typicalS = ran.length > 0 ? ran.reduce((a, r) => a + r.wall_s, 0) / ran.length : 0;
+      if (!allCached && elapsedS + typicalS > budgetS) {
+        skipped.push(config.label);
+        process.stderr.write(`[${i + 1}/${list.length}] ${config.label}: skipped (--max-minutes)\n`);
+        continue;
+      }
+      let engine = engines.get(config.model);
+      if (!engine) {
+        engine = await InfillEngine.load({ modelDir: dir, executionProvider: 'cpu', threads });
+        engines.set(config.model, engine);
+      }
       const c0 = performance.now();
       const tag = `[${i + 1}/${list.length}] ${config.group}: ${config.label}`;
       const heldoutRecords = await evaluate({
         items: referenceItems(heldout, config.policy, engine.tokenizer),
         run: engineRunner(engine, settings),
-        hash: settingsHash({ eval: EVAL_VERSION, benchmark: 'tasks', model, settings: resolved }),
+        hash: heldoutHash,
         cache,
         label: `${tag} held-out`,
         progressIntervalMs: 15_000,
@@ -220,13 +259,7 @@ async function main(): Promise<number> {
       const heRecords = await runHumanEval({
         items: humanEvalItems(he, config.policy, engine.tokenizer),
         run: engineRunner(engine, settings),
-        hash: settingsHash({
-          eval: EVAL_VERSION,
-          benchmark: 'humaneval/single-line',
-          model,
-          settings: resolved,
-          timeoutMs: sandbox.timeoutMs,
-        }),
+        hash: heHash,
         cache,
         label: `${tag} humaneval`,
         sandbox,
@@ -242,6 +275,32 @@ async function main(): Promise<number> {
       process.stderr.write(
         `${tag}: done in ${formatDuration(wall)}; about ${formatDuration((elapsed / (i + 1)) * (list.length - i - 1))} left\n`,
       );
+    }
+    // The headline configuration on the other HumanEval-Infilling subsets (Evaluation section).
+    for (const subset of evalSubsets as HumanEvalSubset[]) {
+      if ((performance.now() - t0) / 1000 > budgetS) {
+        skipped.push(`evaluation: humaneval ${subset}`);
+        continue;
+      }
+      const engine = engines.get('default')!;
+      const all = loadHumanEval(humanEvalDir(values.data, root), subset);
+      const tasks = spread(all, heLimit);
+      const resolved = resolvedSettings({ sampler: { strategy: 'guarded' } }, SELECTION);
+      const records = await runHumanEval({
+        items: humanEvalItems(tasks, SELECTION, engine.tokenizer),
+        run: engineRunner(engine, { sampler: { strategy: 'guarded' } }),
+        hash: settingsHash({
+          eval: EVAL_VERSION,
+          benchmark: `humaneval/${subset}`,
+          model: fingerprints.get('default')!,
+          settings: resolved,
+          timeoutMs: sandbox.timeoutMs,
+        }),
+        cache,
+        label: `[evaluation] humaneval ${subset}`,
+        sandbox,
+      });
+      subsetRows.push({ subset, total: all.length, summary: summarize(records) });
     }
   } finally {
     for (const e of engines.values()) {
@@ -270,6 +329,8 @@ async function main(): Promise<number> {
     },
     wall_s: Math.round((performance.now() - t0) / 1000),
     rows,
+    subsets: subsetRows,
+    skipped,
   };
   fs.mkdirSync(path.dirname(outJson), { recursive: true });
   fs.writeFileSync(outJson, JSON.stringify(result, null, 1) + '\n');
@@ -305,7 +366,15 @@ type Result = {
   humaneval: { used: number; total: number };
   wall_s: number;
   rows: Row[];
+  subsets: SubsetRow[];
+  skipped: string[];
 };
+
+interface SubsetRow {
+  subset: string;
+  total: number;
+  summary: Summary;
+}
 
 const HEADER = [
   'setting',
@@ -346,7 +415,8 @@ export function renderSections(result: Result, plotPath: string): { evaluation: 
     `evenly spaced, execution-scored in a sandboxed python3 (no network, 10 s limit). Small subsets: differences of a few points are within noise ` +
     `(binomial standard error at n = 50 and p = 0.3 is about 6.5 points).\n` +
     `Models: default = ${d?.name ?? '?'} (\`${d?.dir ?? '?'}\`, ${d?.fingerprint ?? ''})${u ? `, uniform = ${u.name} (\`${u.dir}\`, ${u.fingerprint ?? ''})` : ''}.\n` +
-    `Command: \`${result.command}\` (${formatDuration(result.wall_s)} wall; results in \`bench/results/ablations.json\`).\n`;
+    `Command: \`${result.command}\` (${formatDuration(result.wall_s)} wall; results in \`bench/results/ablations.json\`).\n` +
+    (result.skipped.length > 0 ? `Not run within the time budget: ${result.skipped.join('; ')}.\n` : '');
   const byGroup = (g: Group) => result.rows.filter((r) => r.group === g);
   const headline =
     result.rows.find((r) => r.group === 'corruption' && r.model === 'default') ??
@@ -355,8 +425,41 @@ export function renderSections(result: Result, plotPath: string): { evaluation: 
   if (headline) {
     evaluation +=
       `Default settings (guarded decoding, tau 0.9, canvas = selection + 25% + 4 tokens) on ${d?.name ?? 'the default model'}:\n\n` +
-      markdownTable(HEADER, [cells(headline)]) +
+      markdownTable(HEADER, [
+        cells({ ...headline, label: `${d?.name ?? 'default'}: guarded tau=0.9, selection canvas` }),
+      ]) +
       '\n' +
+      (result.subsets.length > 0
+        ? 'Same settings on the other HumanEval-Infilling subsets (evenly spaced subsets; canvas sized from the canonical solution):\n\n' +
+          markdownTable(
+            [
+              'subset',
+              'tasks',
+              'pass@1 %',
+              'exact %',
+              'edit sim',
+              'NFE / task',
+              'NFE / token',
+              'latency p50 ms',
+              'latency p90 ms',
+            ],
+            [
+              ['single-line', headline.humaneval!, result.humaneval.total] as const,
+              ...result.subsets.map((s) => [s.subset, s.summary, s.total] as const),
+            ].map(([name, s, total]) => [
+              name,
+              `${s.n} of ${total}`,
+              pct(s.pass_at_1),
+              pct(s.exact_match),
+              fixed(s.edit_similarity, 3),
+              fixed(s.nfe_mean, 1),
+              fixed(s.nfe_per_token, 3),
+              fixed(s.latency_ms.median, 0),
+              fixed(s.latency_ms.p90, 0),
+            ]),
+          ) +
+          '\n'
+        : '') +
       setup +
       '\nRerun any row with the eval CLI, for example:\n\n' +
       '```\n' +

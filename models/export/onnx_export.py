@@ -1,16 +1,19 @@
 """Traces the heads to ONNX with the weights as graph inputs, then streams the checkpoint's tensors in.
 
 Why not `torch.onnx.export` with the real parameters: a 7B model would need the whole fp32 model in memory
-(28 GB) plus the exporter's copy. Instead we trace with zero-stride placeholder weights (no memory), each
-weight becomes a named graph input, and `attach_weights` turns those inputs into initializers one tensor at a
-time, read straight from the safetensors shards:
-  - inline in the .onnx file when the model is small, or in one external-data file (`<graph>.data`,
-    4 KiB aligned) when the weights exceed 2 GB (protobuf's limit) — both graphs of a model share it;
+(30 GB) plus the exporter's copy. Instead the graph is traced with zero-stride placeholder weights (no memory;
+see `_placeholders_not_cloned` and modeling.shape_only_matmuls for the two places PyTorch would otherwise
+materialise them), each weight becomes a named graph input, and `WeightStore` turns those inputs into
+initializers one tensor at a time, read straight from the safetensors shards:
+  - inline in the .onnx file when the model is small, or in one external-data file (`model.onnx.data`,
+    4 KiB aligned) when the weights exceed 2 GB (protobuf's limit); both graphs of a model share it;
   - a weight whose only consumers are `Transpose(perm=[1, 0])` is stored transposed and the Transpose
     dropped (the MatMul reads it directly, no transposed copy at session start);
-  - with `fp16=True` the weights are stored as float16 and one `Cast(to=float)` per weight feeds the graph,
-    so all compute stays float32 and runs on ONNX Runtime's CPU provider (whose Range kernel, for one,
-    rejects fp16); ORT constant-folds the casts when the session is created.
+  - `fp16`: weights stored as float16 behind one `Cast(to=float)` each, so all compute stays float32 and
+    runs on ONNX Runtime's CPU provider (whose Range kernel, for one, rejects fp16); ORT constant-folds the
+    casts when the session is created;
+  - `fp16_compute`: the graph's matmuls are float16 (modeling._CastMarker) and read the float16 weights
+    directly; RMSNorm, residuals, softmaxes and the head's statistics stay float32. For the CUDA provider.
 """
 
 from __future__ import annotations
@@ -228,11 +231,13 @@ class WeightStore:
             self.transposed[name] = used and all_transpose
 
     def _array(self, name: str) -> np.ndarray:
-        arr = self.load(name)
+        # torch for the transpose + cast: multi-threaded and cache-blocked (numpy's strided copy of a
+        # transposed 18944 x 3584 matrix is several times slower)
+        t = torch.from_numpy(self.load(name))
         if self.transposed[name]:
-            arr = arr.T
+            t = t.t()
         half = self.fp16 or name in self.direct_half
-        return np.ascontiguousarray(arr, dtype=np.float16 if half else np.float32)
+        return t.to(torch.float16 if half else torch.float32).contiguous().numpy()
 
     def write(self) -> None:
         if self.external:

@@ -4,7 +4,7 @@ File layout: an 8-byte little-endian unsigned header length N, then N bytes of J
 `{name: {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]}, "__metadata__": {...}}`,
 then the raw little-endian tensor bytes; offsets are relative to the end of the header.
 
-Reading is lazy (numpy memmap), so a 15 GB shard costs no memory until a tensor is asked for.
+Reading is lazy: only the header is parsed up front, and each tensor is read when asked for.
 BF16 has no numpy dtype: it is read as uint16 and widened to float32 by a 16-bit shift (exact).
 A sharded checkpoint is described by `model.safetensors.index.json` (`weight_map`: name -> file).
 """
@@ -73,7 +73,6 @@ class SafetensorsFile:
         self.metadata = header.pop("__metadata__", None) or {}
         self.header: Dict[str, dict] = header
         self.data_start = 8 + n
-        self._mm: Optional[np.memmap] = None
 
     def keys(self) -> List[str]:
         return list(self.header.keys())
@@ -82,13 +81,11 @@ class SafetensorsFile:
         h = self.header[name]
         return h["dtype"], tuple(h["shape"])
 
-    def _memmap(self) -> np.memmap:
-        if self._mm is None:
-            self._mm = np.memmap(self.path, dtype=np.uint8, mode="r")
-        return self._mm
-
     def raw(self, name: str) -> np.ndarray:
-        """The tensor in its storage dtype (BF16 as uint16), backed by the memmap."""
+        """The tensor in its storage dtype (BF16 as uint16), read from the file into a fresh array.
+
+        Plain reads, not a memmap: a mapping would keep every page of a 4 GB shard resident (and counted in
+        the process's memory) until the file is closed; a converter streaming 15 GB does not need that."""
         h = self.header[name]
         dtype = h["dtype"]
         if dtype not in _DTYPES:
@@ -99,8 +96,12 @@ class SafetensorsFile:
         count = int(np.prod(shape)) if shape else 1
         if end - begin != count * size:
             raise SafetensorsError(f"{self.path}: tensor {name} has {end - begin} bytes for shape {shape} {dtype}")
-        buf = self._memmap()[self.data_start + begin : self.data_start + end]
-        return buf.view(np_dtype).reshape(shape)
+        with open(self.path, "rb") as f:
+            f.seek(self.data_start + begin)
+            arr = np.fromfile(f, dtype=np.dtype(np_dtype).newbyteorder("<"), count=count)
+        if arr.size != count:
+            raise SafetensorsError(f"{self.path}: truncated data for tensor {name}")
+        return arr.reshape(shape)
 
     def get(self, name: str, dtype=np.float32) -> np.ndarray:
         """The tensor converted to `dtype` (float32 or float16 for weights); always a fresh array."""
@@ -109,8 +110,8 @@ class SafetensorsFile:
         if st_dtype == "BF16":
             arr = bf16_to_f32(raw)
         else:
-            arr = raw
-        return np.array(arr, dtype=dtype, copy=True)
+            arr = raw  # fresh from the file
+        return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
 class Checkpoint:

@@ -450,9 +450,12 @@ def main(argv=None) -> int:
     p.add_argument("--only", action="append", choices=sorted(VARIANTS), help="build only these variants")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
-    names = args.only or list(VARIANTS)
-    for name in names:
-        print(build(name, args.out, quiet=not args.verbose))
+    if args.only:
+        for name in args.only:
+            print(build(name, args.out, quiet=not args.verbose))
+    else:
+        for folder in build_all(args.out, quiet=not args.verbose).values():
+            print(folder)
     return 0
 
 

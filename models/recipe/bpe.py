@@ -15,11 +15,14 @@ import random
 import sys
 from pathlib import Path
 
-import regex
+try:
+    import regex
+except ImportError:  # training on a machine without python3-regex needs only the token ids, not the tokenizer
+    regex = None
 
 SPECIAL_TOKENS = ["<|pad|>", "<|mask|>", "<|endoftext|>"]
 PAD_ID, MASK_ID, EOS_ID = 0, 1, 2
-GPT2_PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""")
+GPT2_PATTERN = regex.compile(r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""") if regex else None
 
 
 def bytes_to_unicode() -> dict[int, str]:

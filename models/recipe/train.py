@@ -22,13 +22,16 @@ import torch
 import torch.nn.functional as F
 
 from .corrupt import STRUCTURED_MIXTURE, UNIFORM_ONLY, Split, make_batch, region_example, uniform
+from .transport import load_split
 from .bpe import MASK_ID
 from .model import DiffusionEncoder, ModelConfig, count_parameters
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default="build/data", help="folder with train.npz and val.npz (models/recipe/pack.py)")
+    ap.add_argument("--data", default="build/data",
+                    help="folder with train.npz and val.npz (models/recipe/pack.py), or a corpus pack .tar.xz "
+                         "(models/recipe/transport.py pack), streamed without unpacking")
     ap.add_argument("--out", required=True)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--hidden", type=int, default=256)
@@ -51,7 +54,41 @@ def parse_args(argv=None):
     ap.add_argument("--val-every", type=int, default=250)
     ap.add_argument("--val-windows", type=int, default=64)
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--workers", type=int, default=0, help="processes building batches ahead (GPU runs)")
+    ap.add_argument("--probe-steps", type=int, default=0,
+                    help="only measure: run this many steps, print tokens/s as JSON, save nothing")
     return ap.parse_args(argv)
+
+
+def load_splits(data: str) -> tuple[Split, Split]:
+    if data.endswith(".xz"):
+        return load_split(Path(data), "train"), load_split(Path(data), "val")
+    return Split.load(Path(data) / "train.npz"), Split.load(Path(data) / "val.npz")
+
+
+_worker_split: Split | None = None
+
+
+def _init_worker(data: str) -> None:
+    global _worker_split
+    _worker_split = load_splits(data)[0]
+
+
+def _worker_batch(job):
+    seed, step, batch, seq_len, mixture = job
+    return make_batch(_worker_split, batch, seq_len, np.random.default_rng([seed, step]), mixture)
+
+
+def batches(args, train_split: Split, first_step: int, total_steps: int, mixture):
+    """Batches for steps first_step.. in order; a pure function of (seed, step) however many workers build them."""
+    jobs = ((args.seed, step, args.batch, args.seq_len, mixture) for step in range(first_step, total_steps))
+    if args.workers <= 0:
+        for seed, step, batch, seq_len, mix in jobs:
+            yield make_batch(train_split, batch, seq_len, np.random.default_rng([seed, step]), mix)
+        return
+    import multiprocessing as mp
+    with mp.get_context("fork").Pool(args.workers, initializer=_init_worker, initargs=(args.data,)) as pool:
+        yield from pool.imap(_worker_batch, jobs, chunksize=4)
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:
@@ -136,8 +173,10 @@ def main(argv=None) -> None:
     def autocast():
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
 
-    train_split = Split.load(Path(args.data) / "train.npz")
-    val_split = Split.load(Path(args.data) / "val.npz")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    train_split, val_split = load_splits(args.data)
     cfg = ModelConfig(vocab_size=args.vocab_size, layers=args.layers, hidden=args.hidden, heads=args.heads,
                       max_length=max(1024, args.seq_len))
     model = DiffusionEncoder(cfg, mask_id=MASK_ID).to(device)
@@ -174,6 +213,10 @@ def main(argv=None) -> None:
     last_ckpt = time.time()
     window_tokens, window_start = 0, time.time()
     model.train()
+    if args.probe_steps:
+        total_steps = step + args.probe_steps
+    stream = batches(args, train_split, step, total_steps, mixture)
+    probe_start = None
     while step < total_steps:
         elapsed = elapsed_before + time.time() - start_time
         if args.time_budget is not None and elapsed >= args.time_budget:
@@ -182,8 +225,11 @@ def main(argv=None) -> None:
         if args.stop_step is not None and step >= args.stop_step:
             emit({"event": "stop_step_reached", "step": step, "elapsed": elapsed})
             break
-        rng = np.random.default_rng([args.seed, step])
-        inputs, targets, masked, weight, _ = make_batch(train_split, args.batch, args.seq_len, rng, mixture)
+        inputs, targets, masked, weight, _ = next(stream)
+        if args.probe_steps and step == total_steps - args.probe_steps + 2:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            probe_start = time.time()  # after two warm-up steps
         inputs_t = torch.tensor(inputs, device=device)
         targets_t = torch.tensor(targets, device=device)
         masked_t = torch.tensor(masked, device=device)
@@ -211,6 +257,13 @@ def main(argv=None) -> None:
             save_checkpoint(ckpt, model, optimizer, step, step * tokens_per_step,
                             elapsed_before + time.time() - start_time, cfg, args)
             last_ckpt = time.time()
+    if args.probe_steps:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        measured = (args.probe_steps - 2) * tokens_per_step / (time.time() - probe_start)
+        print(json.dumps({"probe_tokens_per_s": measured, "parameters": count_parameters(model)}))
+        log.close()
+        return
     elapsed = elapsed_before + time.time() - start_time
     final = validation.run(model, device, autocast)
     save_checkpoint(ckpt, model, optimizer, step, step * tokens_per_step, elapsed, cfg, args)

@@ -54,8 +54,10 @@ export function buildWindow(
   const suffixBudget = nonNegative(request.suffixBudget ?? REQUEST_DEFAULTS.suffixBudget, 'suffixBudget');
   const selectionTokens = request.selectionText ? encoder.encode(request.selectionText).length : 0;
   const { text: prefixText, whitespace: movedWhitespace } = splitTrailingWhitespace(request.prefix);
-  // The moved whitespace is regenerated inside the canvas, so the canvas has room for it.
-  let canvas = canvasLength(request, selectionTokens) + encoder.encode(movedWhitespace).length;
+  // The moved whitespace is regenerated inside the canvas: a sized canvas gets room for it; an explicit
+  // canvasTokens is taken as given.
+  const whitespaceTokens = request.canvasTokens === undefined ? encoder.encode(movedWhitespace).length : 0;
+  let canvas = canvasLength(request, selectionTokens) + whitespaceTokens;
 
   let prefix = prefixWindow(encoder, prefixText, prefixBudget);
   let suffix = suffixWindow(encoder, request.suffix, suffixBudget);

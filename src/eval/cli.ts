@@ -261,7 +261,7 @@ async function humanevalCommand(values: FlagValues): Promise<number> {
       cache,
       label: `humaneval ${subset}`,
       sandbox,
-      progress: values.quiet ? undefined : process.stderr,
+      progress: values.quiet ? null : process.stderr,
     });
     const summary = summarize(records);
     const report = {
@@ -302,7 +302,7 @@ async function canonicalCheck(
     cache: new ResultCache(undefined),
     label: `humaneval ${subset} (canonical)`,
     sandbox,
-    progress: values.quiet ? undefined : process.stderr,
+    progress: values.quiet ? null : process.stderr,
   });
   const summary = summarize(records);
   const report = {
@@ -355,7 +355,7 @@ async function tasksCommand(file: string | undefined, values: FlagValues): Promi
       hash,
       cache,
       label: `tasks ${path.basename(file)}`,
-      progress: values.quiet ? undefined : process.stderr,
+      progress: values.quiet ? null : process.stderr,
     });
     const summary = summarize(records);
     const report = {

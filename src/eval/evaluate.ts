@@ -60,7 +60,8 @@ export interface EvaluateOptions<I extends EvalItem> {
   label: string;
   /** Extra scoring (execution); runs while the next item is being inferred. */
   score?: (item: I, completion: string) => Promise<Partial<TaskRecord>>;
-  progress?: ProgressSink;
+  /** Where progress goes: default stderr; null = silent. */
+  progress?: ProgressSink | null;
   progressIntervalMs?: number;
 }
 
@@ -78,7 +79,12 @@ function statusLine(records: readonly TaskRecord[]): string {
 
 export async function evaluate<I extends EvalItem>(options: EvaluateOptions<I>): Promise<TaskRecord[]> {
   const { items, run, hash, cache, score } = options;
-  const progress = new Progress(options.label, items.length, options.progress, options.progressIntervalMs);
+  const progress = new Progress(
+    options.label,
+    items.length,
+    options.progress === undefined ? process.stderr : options.progress,
+    options.progressIntervalMs,
+  );
   const records: TaskRecord[] = new Array<TaskRecord>(items.length);
   const done: TaskRecord[] = [];
   let pending: Promise<void> = Promise.resolve();

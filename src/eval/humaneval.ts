@@ -77,7 +77,7 @@ export interface HumanEvalRunOptions {
   cache: ResultCache;
   label: string;
   sandbox?: SandboxOptions;
-  progress?: ProgressSink;
+  progress?: ProgressSink | null;
 }
 
 export async function runHumanEval(options: HumanEvalRunOptions): Promise<TaskRecord[]> {

@@ -31,7 +31,8 @@ export class Progress {
   constructor(
     private readonly label: string,
     private readonly total: number,
-    private readonly sink: ProgressSink | undefined = process.stderr,
+    /** null: silent. */
+    private readonly sink: ProgressSink | null = process.stderr,
     private readonly intervalMs = 5000,
   ) {}
 

@@ -101,8 +101,3 @@ function resolveFolder(value: string): string {
   }
   return p;
 }
-
-/** Whether a configuration change touches something the engine needs to reload for. */
-export function affectsLoad(e: vscode.ConfigurationChangeEvent): boolean {
-  return e.affectsConfiguration(`${SECTION}.model`);
-}

@@ -92,6 +92,15 @@ describe('browser end-to-end (code-server + chromium)', function () {
     await openFile(page, FILE);
   });
 
+  beforeEach(async () => {
+    // Start every test from the file as saved, with no preview (a failed test must not cascade).
+    await page.keyboard.press('Escape');
+    if (await isDirty(page)) {
+      await runCommand(page, 'File: Revert File');
+      await waitForDirty(page, false);
+    }
+  });
+
   afterEach(async function () {
     if (this.currentTest?.state === 'failed') {
       const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);

@@ -65,6 +65,10 @@ describe('errors and recovery', function () {
   afterEach(async () => {
     a.controller.cancel('test cleanup');
     await closeAllEditors();
+    // A failed test must not leave a broken model configured for the next one.
+    if (vscode.workspace.getConfiguration('diffusionInfill').get('model.folder') !== fixtureModel()) {
+      await setSetting('model.folder', fixtureModel());
+    }
   });
 
   after(async () => {

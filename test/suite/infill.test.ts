@@ -262,6 +262,27 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.ok(!editor.document.getText().includes(prompt));
   });
 
+  it('Generate from Prompt: the comment follows the language and the indentation of the cursor line', async () => {
+    const cases: [string, string, string][] = [
+      ['ts', 'function f() {\n  \n}\n', '  // sort the list\n  '],
+      ['css', 'a {\n  \n}\n', '  /* sort the list */\n  '],
+      ['sql', 'SELECT\n  \n', '  -- sort the list\n  '],
+    ];
+    for (const [ext, text, tail] of cases) {
+      const editor = await openFile(text, ext);
+      const at = new vscode.Position(1, 2);
+      editor.selection = new vscode.Selection(at, at);
+      a.ui.answerNextInputBox('sort the list');
+      const s = await startSession(a, 'diffusionInfill.generateFromPrompt');
+      assert.ok(
+        s.spec.request.prefix.endsWith(tail),
+        `${ext}: ${JSON.stringify(s.spec.request.prefix)} ends with ${JSON.stringify(tail)}`,
+      );
+      await vscode.commands.executeCommand('diffusionInfill.reject');
+      assert.strictEqual(editor.document.getText(), text);
+    }
+  });
+
   it('Generate from Prompt: an empty or dismissed input box starts nothing and says so in the log', async () => {
     await openFile(SOURCE);
     const before = a.controller.current;

@@ -109,6 +109,69 @@ describe('infill engine (fixture)', { skip: fixtureSkip() }, () => {
     }
   });
 
+  it('snapshotIntervalMs throttles snapshots but the final state is always sent; steps stay within maxSteps', async () => {
+    const all: Snapshot[] = [];
+    const result = await engine.infill(request({ canvasTokens: 24, sampler: { strategy: 'sequential' } }), {
+      onSnapshot: (s) => all.push(s),
+    });
+    assert.ok(all.length > 1);
+    assert.ok(all.every((s) => s.step <= s.maxSteps));
+    const throttled: Snapshot[] = [];
+    await engine.infill(
+      request({ canvasTokens: 24, snapshotIntervalMs: 1e9, sampler: { strategy: 'sequential' } }),
+      {
+        onSnapshot: (s) => throttled.push(s),
+      },
+    );
+    // The first step is always due (nothing sent yet); after that only the final state.
+    assert.ok(throttled.length <= 2, `${throttled.length} snapshots`);
+    assert.equal(throttled[throttled.length - 1].masksLeft, 0);
+    assert.equal(throttled[throttled.length - 1].step, result.steps);
+  });
+
+  it('guarded re-masks canvas tokens that break the parse (tree-sitter, python)', async () => {
+    const original = engine.predict;
+    const close = engine.tokenizer.encode(')')[0];
+    try {
+      // A model that insists on ")))" in the canvas: unbalanced, so a parse error around the canvas.
+      const canvasStart = engine.buildWindow({
+        prefix: 'x = 1\n',
+        suffix: '\ny = 2\n',
+        canvasTokens: 3,
+      }).canvasStart;
+      engine.predict = async (ids, positions) =>
+        positions.map((p) =>
+          p >= canvasStart && p < canvasStart + 3
+            ? { ids: [close], probs: [0.99], entropy: 0.05 }
+            : { ids: [close], probs: [1], entropy: 0 },
+        );
+      const result = await engine.infill({
+        id: 9,
+        prefix: 'x = 1\n',
+        suffix: '\ny = 2\n',
+        canvasTokens: 3,
+        languageId: 'python',
+        sampler: { strategy: 'guarded' },
+      });
+      assert.equal(result.completion, ')))');
+      assert.ok(
+        result.notes.some((n) => /re-masked 0 low-confidence and [1-9]\d* parse-error tokens/.test(n)),
+        result.notes.join('; '),
+      );
+      const off = await engine.infill({
+        id: 10,
+        prefix: 'x = 1\n',
+        suffix: '\ny = 2\n',
+        canvasTokens: 3,
+        languageId: 'python',
+        sampler: { strategy: 'guarded', remaskParseErrors: false },
+      });
+      assert.ok(!off.notes.some((n) => n.includes('parse-error')), off.notes.join('; '));
+    } finally {
+      engine.predict = original;
+    }
+  });
+
   it('renders masks as the placeholder glyph', () => {
     const m = engine.manifest.specialTokens;
     const ids = engine.tokenizer.encode('x = 1');

@@ -6,7 +6,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
+import { renderSpeed } from '../../bench/speed';
 import { ResultCache, settingsHash, stableStringify } from '../../src/eval/cache';
+import { lengthPolicyFromFlags } from '../../src/eval/cli';
 import { evaluate, summarize, type RunTaskFn, type TaskRecord } from '../../src/eval/evaluate';
 import { makeHeldout, prng, readHeldoutFiles, type CorpusFile } from '../../src/eval/heldout';
 import { checkProgram, spread } from '../../src/eval/humaneval-data';
@@ -269,7 +271,7 @@ describe('evaluation loop', () => {
       hash: 'h',
       cache,
       label: 'test',
-      progress: undefined,
+      progress: null,
       score: async (item, completion) => {
         scored.push(item.task.task_id);
         return {
@@ -300,7 +302,7 @@ describe('evaluation loop', () => {
       hash: 'h',
       cache: new ResultCache(cache.file),
       label: 'test',
-      progress: undefined,
+      progress: null,
     });
     assert.deepEqual(calls, ['a', 'b', 'c'], 'nothing ran again');
     assert.deepEqual(again, records);
@@ -310,7 +312,7 @@ describe('evaluation loop', () => {
       hash: 'other',
       cache,
       label: 'test',
-      progress: undefined,
+      progress: null,
     });
     assert.deepEqual(calls, ['a', 'b', 'c', 'a'], 'other settings run again');
   });
@@ -331,7 +333,7 @@ describe('evaluation loop', () => {
       hash: 'h',
       cache: new ResultCache(undefined),
       label: 't',
-      progress: undefined,
+      progress: null,
     });
     assert.equal(records[0].error, 'too-long: x');
     assert.equal(records[0].exact, false);
@@ -454,5 +456,53 @@ describe('eval CLI', () => {
       assert.equal(typeof l.edit_sim, 'number');
       assert.ok(l.canvas_tokens! >= 1);
     }
+  });
+});
+
+describe('eval flags and benchmark sections', () => {
+  it('--canvas-tokens alone means a fixed canvas; --length picks the mode', () => {
+    assert.deepEqual(lengthPolicyFromFlags({}), { mode: 'selection', fixedTokens: 32 });
+    assert.deepEqual(lengthPolicyFromFlags({ 'canvas-tokens': '48' }), { mode: 'fixed', fixedTokens: 48 });
+    assert.deepEqual(lengthPolicyFromFlags({ length: 'oracle' }), { mode: 'oracle', fixedTokens: 32 });
+    assert.throws(() => lengthPolicyFromFlags({ length: 'huge' }), /--length/);
+  });
+
+  it('the speed section renders every model row and marks windows over max_length', () => {
+    const md = renderSpeed(
+      {
+        command: 'node out/bench/speed.js',
+        machine: { cpu: 'cpu', cores: 2, memory_gib: 1, os: 'os', node: 'v20', gpu: 'none' },
+        runs: 3,
+        threads: 0,
+        bench_process_peak_rss_mib: 100,
+        results: [
+          {
+            model: { name: 'm', dir: 'models/m', max_length: 512 },
+            window: [
+              { length: 128, ms_median: 2, ms_p90: 3, runs: 3 },
+              { length: 1024, ms_median: null, ms_p90: null, runs: 0, note: 'over max_length 512' },
+            ],
+            child: {
+              spawn_to_ready_ms: 1,
+              load_ms_first: 2,
+              load_ms_median: 3,
+              engine_load_ms_median: 3,
+              first_frame_ms_median: 4,
+              final_ms_median: 5,
+              final_ms_p90: 6,
+              engine_first_frame_ms_median: 4,
+              nfe_median: 7,
+              canvas_tokens: 64,
+              peak_rss_mib: 99,
+              engine_entry: 'dist/engineProcess.js',
+            },
+          },
+        ],
+      },
+      'bench/results/speed-window.png',
+    );
+    assert.match(md, /\| m \(`models\/m`\) \| 2\.0 \(1\.0x\) \| over max_length 512 \|/);
+    assert.match(md, /\| m \| 4 \| 5 \| 6 \| 7 \| 99 \| - \| 3 \| 2 \| 1 \|/);
+    assert.match(md, /CUDA execution provider: pending/);
   });
 });

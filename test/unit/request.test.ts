@@ -122,10 +122,21 @@ describe('request window', () => {
     assert.deepEqual(splitTrailingWhitespace('def f():\n    '), { text: 'def f():\n', whitespace: '    ' });
     assert.deepEqual(splitTrailingWhitespace('x = '), { text: 'x =', whitespace: ' ' });
     assert.deepEqual(splitTrailingWhitespace('x\n'), { text: 'x\n', whitespace: '' });
-    const w = buildWindow(tokenizer, { prefix: 'def f():\n    ', suffix: '\n', canvasTokens: 6 }, model());
+    const w = buildWindow(
+      tokenizer,
+      { prefix: 'def f():\n    ', suffix: '\n', selectionText: 'return 1' },
+      model(),
+    );
     assert.equal(tokenizer.decode(w.inputIds.slice(0, w.canvasStart)), 'def f():\n');
     assert.equal(w.movedWhitespace, '    ');
-    assert.equal(w.canvasLength, 6 + tokenizer.encode('    ').length);
+    const sized = Math.ceil(tokenizer.encode('return 1').length * 1.25) + 4;
+    assert.equal(w.canvasLength, sized + tokenizer.encode('    ').length, 'room for the whitespace');
+    const explicit = buildWindow(
+      tokenizer,
+      { prefix: 'def f():\n    ', suffix: '\n', canvasTokens: 6 },
+      model(),
+    );
+    assert.equal(explicit.canvasLength, 6, 'an explicit canvas is taken as given');
     assert.equal(stripMovedWhitespace('    return 1', '    '), 'return 1');
     assert.equal(stripMovedWhitespace('  return 1', '    '), 'return 1');
     assert.equal(stripMovedWhitespace('      return 1', '    '), '  return 1');
