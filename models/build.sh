@@ -69,11 +69,12 @@ fi
 "$PY" -m models.recipe.bpe
 node models/recipe/spans.mjs build/corpus/files.jsonl build/corpus/spans.jsonl
 "$PY" -m models.recipe.pack
-# The shipped models: both trained with this exact schedule (4M-token cosine) and stopped at the same step.
-STOP_STEP=${STOP_STEP:-__STOP_STEP__}
+# The shipped models: both trained with this exact configuration to the same token budget (equal compute).
+stop=()
+[ -n "${STOP_STEP:-}" ] && stop=(--stop-step "$STOP_STEP")
 train_pair build/data build/runs --layers "${LAYERS:-4}" --hidden "${HIDDEN:-128}" --heads "${HEADS:-4}" \
   --vocab-size 8192 --batch "${BATCH:-8}" --lr 2e-3 --warmup 100 --tokens "${TOKENS:-4e6}" \
-  --time-budget "${TIME_BUDGET:-100000}" --stop-step "$STOP_STEP" --log-every 10 --val-every 200 --ckpt-minutes 4
+  --time-budget "${TIME_BUDGET:-100000}" "${stop[@]}" --log-every 10 --val-every 200 --ckpt-minutes 4
 for pair in "structured default" "uniform uniform"; do
   set -- $pair
   "$PY" -m models.recipe.export --checkpoint "build/runs/$1/final.pt" --tokenizer-dir build/tokenizer \

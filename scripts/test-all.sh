@@ -90,7 +90,14 @@ parse_runner() {
 START=$(date +%s)
 check lint npx eslint src test bench
 check prettier npx prettier --check "src/**/*.ts" "test/**/*.ts" "bench/**/*.ts"
-rm -rf out # no stale compiled tests
+# Drop compiled files whose TypeScript source is gone (a stale test would still run); the rest of
+# out/ stays, so other work using it in the same checkout is not disturbed.
+if [ -d out ]; then
+  find out -name '*.js' -print | while IFS= read -r js; do
+    src="${js#out/}"
+    [ -f "${src%.js}.ts" ] || rm -f "$js" "$js.map"
+  done
+fi
 BUILD_OK=1
 check compile npx tsc -p . || true
 [ -f out/test/suite/index.js ] || BUILD_OK=0

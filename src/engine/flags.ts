@@ -25,6 +25,7 @@ export const ENGINE_FLAGS: OptionSpecs = {
   'no-guard': { type: 'boolean' },
   'no-remask': { type: 'boolean' },
   'no-parse-remask': { type: 'boolean' },
+  'end-anywhere': { type: 'boolean' },
   seed: { type: 'string' },
   'canvas-tokens': { type: 'string' },
   'canvas-slack': { type: 'string' },
@@ -51,6 +52,7 @@ Sampler:
   --no-guard               guarded: no dependency guard
   --no-remask              guarded: no late remasking (neither low-confidence nor parse errors)
   --no-parse-remask        guarded: no parse-error remasking
+  --end-anywhere           allow end tokens anywhere in the canvas (default: only growing the tail from the right)
   --seed N                 PRNG seed for temperature > 0 (default ${DEFAULT_SAMPLER_OPTIONS.seed})
 Window:
   --canvas-tokens N        canvas length in tokens (overrides selection-based sizing)
@@ -121,6 +123,9 @@ export function samplerFromFlags(values: FlagValues): Partial<SamplerOptions> {
   if (values['no-remask'] === true) {
     sampler.remaskLowConfidence = false;
     sampler.remaskParseErrors = false;
+  }
+  if (values['end-anywhere'] === true) {
+    sampler.endAtTailOnly = false;
   }
   if (values['no-parse-remask'] === true) {
     sampler.remaskParseErrors = false;

@@ -34,6 +34,12 @@ export interface SamplerOptions {
   remaskLowConfidence: boolean;
   /** Late re-masking of tokens inside tree-sitter parse errors. */
   remaskParseErrors: boolean;
+  /**
+   * End tokens may only be committed where every later canvas position already holds one, so the unused
+   * tail grows from the right and an early, confident end token cannot empty the whole completion
+   * (the frequency collapse of weak models). Elsewhere the best non-end proposal is used.
+   */
+  endAtTailOnly: boolean;
   seed: number;
 }
 

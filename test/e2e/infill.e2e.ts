@@ -19,6 +19,7 @@ import {
   recordGhostText,
   runCommand,
   statusText,
+  struckSpans,
   waitForDirty,
 } from './workbench';
 
@@ -40,10 +41,10 @@ function writeUserSettings(): void {
     // One token per step: enough steps for the refinement to be visible even with the tiny fixture model.
     'diffusionInfill.sampler.strategy': process.env.DI_E2E_STRATEGY ?? 'sequential',
   });
-  if (process.env.DI_E2E_MODEL) {
-    // The model folder is machine-scoped: in a remote window (code-server) it lives in the machine's settings.
-    merge('Machine', { 'diffusionInfill.model.folder': process.env.DI_E2E_MODEL });
-  }
+  // The small fixture model by default (fast, stable); DI_E2E_MODEL=<folder> runs another one.
+  // The model folder is machine-scoped: in a remote window (code-server) it lives in the machine's settings.
+  const model = process.env.DI_E2E_MODEL || path.join(env('DI_EXTENSION_ROOT'), 'models', 'fixture');
+  merge('Machine', { 'diffusionInfill.model.folder': model });
 }
 
 /** Waits until the preview is done (status bar); returns the distinct ghost texts rendered meanwhile. */
@@ -58,7 +59,11 @@ async function watchRefinement(page: Page, frames: () => Promise<string[]>, shot
       await page.screenshot({ path: shot });
     }
     if (/Tab accept/.test(status)) {
-      await page.waitForTimeout(300); // the final frame
+      // The final frame follows within one frame interval (plus the refresh).
+      for (let i = 0; i < 100 && (await ghostText(page)).includes(PLACEHOLDER); i++) {
+        await page.waitForTimeout(50);
+      }
+      await page.waitForTimeout(100);
       return frames();
     }
     assert.ok(Date.now() < deadline, `preview not done after 120 s; status "${status}"`);
@@ -131,6 +136,7 @@ describe('browser end-to-end (code-server + chromium)', function () {
     console.log(
       `      ${frames.length} frames, ${intermediate.length} with masked positions; final:\n${final}`,
     );
+    assert.ok((await struckSpans(page)) > 0, 'the selected region is drawn struck through');
     await page.screenshot({ path: path.join(artifacts, 'refinement-final-preview.png') });
     if (process.env.DI_UPDATE_MEDIA === '1') {
       // Refresh the README screenshot from this run.
@@ -159,6 +165,7 @@ describe('browser end-to-end (code-server + chromium)', function () {
     await page.screenshot({ path: path.join(artifacts, 'refinement-accepted.png') });
     assert.ok(candidates.includes(JSON.stringify(lines)), `buffer after Tab:\n${lines.join('\n')}`);
     assert.strictEqual(await ghostText(page), '', 'no ghost text left after accept');
+    assert.strictEqual(await struckSpans(page), 0, 'no strikethrough left after accept');
     await waitForDirty(page, true); // the accepted edit is an unsaved change
     await page.keyboard.press('Control+Z');
     await waitForDirty(page, false);
@@ -186,10 +193,12 @@ describe('browser end-to-end (code-server + chromium)', function () {
     );
     await page.waitForTimeout(500); // a late frame must not come back
     assert.strictEqual(await ghostText(page), '');
+    assert.strictEqual(await struckSpans(page), 0, 'the region marker is gone after Esc');
     assert.deepStrictEqual(await editorLines(page), before);
     assert.strictEqual(await isDirty(page), false);
     assert.match(await statusText(page), /Diffusion/);
   });
+
   it('Generate from Prompt through the real input box inserts at the cursor on Tab, the prompt stays out of the file', async () => {
     const before = await editorLines(page);
     const recorded = await recordGhostText(page);

@@ -136,3 +136,15 @@ export async function waitForDirty(page: Page, dirty: boolean, timeout = 10_000)
     { timeout },
   );
 }
+
+/** Number of editor text spans drawn struck through (the region marked as to-be-replaced). */
+export function struckSpans(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      [
+        ...document.querySelectorAll<HTMLElement>(
+          '.editor-instance .monaco-editor .view-lines .view-line span span',
+        ),
+      ].filter((e) => getComputedStyle(e).textDecorationLine.includes('line-through')).length,
+  );
+}

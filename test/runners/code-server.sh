@@ -18,6 +18,7 @@ CODE_SERVER="$TOOLS/node_modules/code-server/out/node/entry.js"
 
 RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/di-code-server.XXXXXX")"
 CS_PID=""
+STAGE_PID=""
 
 stop_code_server() {
   if [ -n "$CS_PID" ]; then
@@ -30,8 +31,21 @@ stop_code_server() {
     CS_PID=""
   fi
 }
+stop_stage() {
+  if [ -n "$STAGE_PID" ]; then
+    # SIGTERM lets playwright close its chromium before the node process exits.
+    kill -TERM "$STAGE_PID" 2>/dev/null || true
+    for _ in $(seq 1 20); do
+      kill -0 "$STAGE_PID" 2>/dev/null || break
+      sleep 0.25
+    done
+    kill -KILL "$STAGE_PID" 2>/dev/null || true
+    STAGE_PID=""
+  fi
+}
 cleanup() {
   local rc=$?
+  stop_stage
   stop_code_server
   if [ "$rc" -ne 0 ] && [ -f "$RUN_DIR/code-server.log" ]; then
     mkdir -p "$ROOT/test-artifacts"
@@ -109,11 +123,22 @@ export DI_ARTIFACTS="$ROOT/test-artifacts"
 export DI_USER_DATA="$RUN_DIR/user-data"
 mkdir -p "$DI_ARTIFACTS"
 
+# Stages run in the background and are waited for, so that a signal reaches the traps at once
+# (bash runs traps only after a foreground child returns).
+run_stage() {
+  node "$@" &
+  STAGE_PID=$!
+  local rc=0
+  wait "$STAGE_PID" || rc=$?
+  STAGE_PID=""
+  return "$rc"
+}
+
 status=0
 if [ "$MODE" = "suite" ] || [ "$MODE" = "all" ]; then
-  node "$ROOT/out/test/runners/inHost.js" || status=1
+  run_stage "$ROOT/out/test/runners/inHost.js" || status=1
 fi
 if [ "$MODE" = "e2e" ] || [ "$MODE" = "all" ]; then
-  node "$ROOT/out/test/runners/e2e.js" || status=1
+  run_stage "$ROOT/out/test/runners/e2e.js" || status=1
 fi
 exit "$status"

@@ -72,7 +72,7 @@ describe('errors and recovery', function () {
   });
 
   after(async () => {
-    await resetSettings(['model.folder', 'sampler.strategy', 'context.defaultLength']);
+    await resetSettings(['model.folder', 'sampler.strategy', 'sampler.threshold', 'context.defaultLength']);
   });
 
   it('a corrupt .onnx file: clear error naming the folder, status bar error, then recovery after fixing the setting', async () => {
@@ -216,6 +216,37 @@ describe('errors and recovery', function () {
         .join('\n'),
       /longer than the model's context window/,
     );
+  });
+
+  it('a selection longer than the context window but not refused: the hole is clipped and the user is warned', async () => {
+    await setSetting('sampler.strategy', 'threshold');
+    await setSetting('sampler.threshold', 0); // commit everything in one step: keeps this long hole fast
+    try {
+      await infillExpectingSuccess(a);
+      const maxLength = a.engine.model!.maxLength;
+      const line = 'total = total + values[index] * weights[index]\n';
+      const editor = await openFile(line.repeat(Math.ceil((maxLength * 3) / line.length)));
+      editor.selection = new vscode.Selection(0, 0, editor.document.lineCount - 1, 0);
+      const before = a.ui.messages.length;
+      const s = await startSession(a, 'diffusionInfill.infillSelection');
+      await waitForState(s, ['ready', 'failed'], 120_000);
+      const shown = a.ui.messages
+        .slice(before)
+        .map((m) => m.message)
+        .join('\n');
+      if (s.state === 'ready') {
+        assert.ok(
+          s.result!.notes.some((n) => n.startsWith('canvas clipped')),
+          s.result!.notes.join('; '),
+        );
+        assert.match(shown, /longer than the model's context window/);
+      } else {
+        assert.match(shown, /too long/);
+      }
+      await vscode.commands.executeCommand('diffusionInfill.reject');
+    } finally {
+      await resetSettings(['sampler.strategy', 'sampler.threshold']);
+    }
   });
 
   it('Diagnose Device lists the providers and the one in use', async () => {

@@ -158,10 +158,34 @@ describe('denoising loop', () => {
     const model: PositionPredictor = async (_ids, positions) =>
       positions.map((p) => (p === 2 + 3 ? prediction(END, 0.999) : prediction(20 + p, 0.5)));
     const state = canvas(12);
-    const out = await denoise(setup(state, { strategy: 'sequential', blockSize: 0 }, model));
+    const out = await denoise(
+      setup(state, { strategy: 'sequential', blockSize: 0, endAtTailOnly: false }, model),
+    );
     assert.equal(state.firstEnd(), 3);
     assert.equal(state.completionTokens().length, 3);
     assert.ok(out.nfe <= 4, `positions after the end cost no passes (nfe ${out.nfe})`);
+  });
+
+  it('endAtTailOnly: an end token in the middle of the canvas is replaced by the best other proposal', async () => {
+    const model: PositionPredictor = async (_ids, positions) =>
+      positions.map((p) => (p === 2 + 3 ? prediction(END, 0.999) : prediction(20 + p, 0.5)));
+    const state = canvas(12);
+    await denoise(setup(state, { strategy: 'sequential', blockSize: 0 }, model));
+    assert.equal(state.firstEnd(), 12, 'no end token was committed');
+    assert.equal(state.completionTokens().length, 12);
+  });
+
+  it('endAtTailOnly: the unused tail grows from the right', async () => {
+    // Positions 8.. are surely the end; content before them.
+    const model: PositionPredictor = async (_ids, positions) =>
+      positions.map((p) => (p >= 2 + 8 ? prediction(END, 0.99) : prediction(20 + p, 0.5)));
+    const state = canvas(12);
+    await denoise(setup(state, { strategy: 'threshold', blockSize: 0 }, model));
+    assert.equal(state.firstEnd(), 8);
+    assert.deepEqual(
+      state.completionTokens(),
+      Array.from({ length: 8 }, (_, i) => 20 + 2 + i),
+    );
   });
 
   it('block order: the first pass only asks about the first block', async () => {

@@ -73,6 +73,16 @@ export class CanvasState {
     this.remaskCounts[index]++;
   }
 
+  /** Whether every position after `index` is committed to an end token (the tail an end may extend). */
+  endTailStartsAfter(index: number): boolean {
+    for (let i = index + 1; i < this.length; i++) {
+      if (this.isMasked(i) || !this.isEnd(this.token(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** Canvas index of the first committed end token, or the canvas length if none. */
   firstEnd(): number {
     for (let i = 0; i < this.length; i++) {

@@ -3,6 +3,7 @@
 // so it terminates; yields between steps so a cancel message can arrive; counts forward passes (NFE).
 import { AbortError } from '../errors';
 import type { PositionPredictor } from '../predictor';
+import type { RowPrediction } from '../topk';
 import type { SamplerOptions } from '../protocol';
 import { proposeCandidate, type Candidate } from './candidates';
 import type { CanvasState } from './canvas';
@@ -106,7 +107,7 @@ export async function denoise(setup: DenoiseSetup): Promise<DenoiseOutcome> {
     );
     nfe++;
     const candidates = eligible.map((index, j) =>
-      proposeCandidate(index, predictions[j], options.temperature, random),
+      proposeCandidate(index, endPolicy(setup, index, predictions[j]), options.temperature, random),
     );
     const chosen = selectCandidates(setup, candidates, masked.length, step, refilling);
     for (const c of chosen) {
@@ -122,6 +123,27 @@ export async function denoise(setup: DenoiseSetup): Promise<DenoiseOutcome> {
     await setup.betweenSteps?.();
   }
   return { steps: step, nfe, firstFrameMs, ms: now() - t0, remaskedLowConfidence, remaskedParseErrors };
+}
+
+/**
+ * With `endAtTailOnly`, end tokens are removed from the proposals of a position unless the whole canvas
+ * after it is already end (a completion never has end tokens in its middle). A row whose top-k holds
+ * nothing else keeps its prediction, so there is always a proposal.
+ */
+function endPolicy(setup: DenoiseSetup, index: number, prediction: RowPrediction): RowPrediction {
+  const { state, options } = setup;
+  if (!options.endAtTailOnly || state.endTailStartsAfter(index)) {
+    return prediction;
+  }
+  const keep = prediction.ids.map((id) => !state.isEnd(id));
+  if (!keep.some(Boolean)) {
+    return prediction;
+  }
+  return {
+    ids: prediction.ids.filter((_, i) => keep[i]),
+    probs: prediction.probs.filter((_, i) => keep[i]),
+    entropy: prediction.entropy,
+  };
 }
 
 /** Upper bound on steps: one commit per step, plus the positions late remasking may re-open. */

@@ -24,6 +24,7 @@ export const DEFAULT_SAMPLER_OPTIONS: SamplerOptions = {
   guardCertainty: 0.98,
   remaskLowConfidence: true,
   remaskParseErrors: true,
+  endAtTailOnly: true,
   seed: 0,
 };
 
