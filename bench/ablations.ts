@@ -106,14 +106,21 @@ function configs(grid: 'full' | 'quick', groups: readonly Group[], hasUniform: b
   // Decoding last: the corruption and length rows (and the guarded tau=0.9 row they share) come first.
   if (groups.includes('decoding')) {
     out.push(dec('sequential', {}));
-    const steps = grid === 'full' ? [4, 8, 16] : [4, 16];
-    const taus = grid === 'full' ? [0.5, 0.7, 0.9, 0.97] : [0.7, 0.9];
-    const gammas = grid === 'full' ? [0.1, 0.5, 1, 2] : [0.5, 2];
-    const guardedTaus = grid === 'full' ? [0.7, 0.9, 0.97] : [0.7, 0.9];
-    for (const s of steps) out.push(dec('confidence', { steps: s }, `steps=${s}`));
-    for (const t of taus) out.push(dec('threshold', { threshold: t }, `tau=${t}`));
-    for (const g of gammas) out.push(dec('entropy-bounded', { entropyBound: g }, `gamma=${g}`));
-    for (const t of guardedTaus) out.push(dec('guarded', { threshold: t }, `tau=${t}`));
+    // The quick grid first (two speeds per family), then the rest of the full grid: a run cut short by
+    // --max-minutes still covers every family.
+    const quick: [string, keyof SamplerOptions, number[], number[], string][] = [
+      ['confidence', 'steps', [4, 16], [8], 'steps'],
+      ['threshold', 'threshold', [0.7, 0.9], [0.5, 0.97], 'tau'],
+      ['entropy-bounded', 'entropyBound', [0.5, 2], [0.1, 1], 'gamma'],
+      ['guarded', 'threshold', [0.7, 0.9], [0.97], 'tau'],
+    ];
+    for (const pass of grid === 'full' ? [0, 1] : [0]) {
+      for (const [family, key, first, rest, name] of quick) {
+        for (const v of (pass === 0 ? first : rest).sort((a, b) => a - b)) {
+          out.push(dec(family, { [key]: v }, `${name}=${v}`));
+        }
+      }
+    }
   }
   return out;
 }
@@ -476,7 +483,11 @@ export function renderSections(result: Result, plotPath: string): { evaluation: 
       (corruption.length < 2 ? '\nThe uniform-corruption model was not available for this run.\n' : '') +
       '\n';
   }
-  const decoding = byGroup('decoding');
+  const families = ['sequential', 'confidence', 'threshold', 'entropy-bounded', 'guarded'];
+  const knobValue = (r: Row) => Number((r.knob ?? '=0').split('=')[1]);
+  const decoding = byGroup('decoding').sort(
+    (a, b) => families.indexOf(a.family) - families.indexOf(b.family) || knobValue(a) - knobValue(b),
+  );
   if (decoding.length > 0) {
     ablations +=
       '### Decoding: quality vs forward passes per committed token (default model, selection canvas)\n\n' +
