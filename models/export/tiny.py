@@ -32,25 +32,13 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
+from ..recipe.bpe import bytes_to_unicode  # the same GPT-2 byte alphabet our own tokenizer uses
 from .checkpoint import inspect_checkpoint, load_state_dict
 from .convert import convert
 from .modeling import DiffusionLM, FullLogits, PositionsTopK
 from .safetensors_io import save_file, save_sharded
 
 N_BYTES = 256
-
-
-def bytes_to_unicode() -> Dict[int, str]:
-    """GPT-2 / Qwen2 byte-level alphabet: byte -> printable character."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {b: chr(c) for b, c in zip(bs, cs)}
 
 
 def tokenizer_json(specials: List[str]) -> dict:

@@ -65,6 +65,7 @@ Evaluation options:
   --exec-timeout S         seconds per program before it is killed (default 10)
   --canonical              humaneval: score the canonical solutions instead of the model (checks the data
                            and the sandbox: every task should pass; no --model needed)
+  --empty                  humaneval: score empty completions (the floor: lines the tests do not need)
   --quiet                  no progress on stderr
 make-heldout options:
   --corpus F --out F --n N (default 200) --seed N (default ${HELDOUT_DEFAULTS.seed})
@@ -90,6 +91,7 @@ const EVAL_FLAGS = {
   'exec-timeout': { type: 'string' },
   quiet: { type: 'boolean' },
   canonical: { type: 'boolean' },
+  empty: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   corpus: { type: 'string' },
   n: { type: 'string' },
@@ -236,9 +238,8 @@ async function humanevalCommand(values: FlagValues): Promise<number> {
   if (info.note && !values.quiet) {
     process.stderr.write(`note: ${info.note}\n`);
   }
-  const fingerprint = values.canonical
-    ? 'canonical'
-    : modelFingerprint(loadOptionsFromFlags(values).modelDir);
+  const fingerprint =
+    values.canonical || values.empty ? 'baseline' : modelFingerprint(loadOptionsFromFlags(values).modelDir);
   const resolved = resolvedSettings(settings, policy);
   const hash = settingsHash({
     eval: EVAL_VERSION,
@@ -249,7 +250,7 @@ async function humanevalCommand(values: FlagValues): Promise<number> {
   });
   const cache = openCache(values, 'humaneval');
   const label = (values.label as string | undefined) ?? defaultLabel(settings, policy);
-  if (values.canonical) {
+  if (values.canonical || values.empty) {
     return canonicalCheck(values, selected, all.length, subset, dataDir, sandbox);
   }
   return withEngine(values, async (engine) => {
@@ -293,32 +294,37 @@ async function canonicalCheck(
   dataDir: string,
   sandbox: SandboxOptions,
 ): Promise<number> {
+  const empty = values.empty === true;
+  const what = empty ? 'empty completions' : 'canonical solutions';
   const policy: LengthPolicy = { mode: 'oracle', fixedTokens: DEFAULT_FIXED_TOKENS };
   const byId = new Map(selected.map((t) => [t.task_id, t]));
   const records = await runHumanEval({
     items: humanEvalItems(selected, policy, { encode: (text) => Array.from(text, (c) => c.length) }),
-    run: canonicalRunner(byId),
+    run: canonicalRunner(byId, empty),
     hash: 'canonical',
     cache: new ResultCache(undefined),
-    label: `humaneval ${subset} (canonical)`,
+    label: `humaneval ${subset} (${what})`,
     sandbox,
     progress: values.quiet ? null : process.stderr,
   });
   const summary = summarize(records);
   const report = {
-    title: `HumanEval-Infilling ${subset}, canonical solutions, ${records.length} of ${total} tasks`,
+    title: `HumanEval-Infilling ${subset}, ${what}, ${records.length} of ${total} tasks`,
     benchmark: 'humaneval',
     subset,
     data: dataDir,
     tasks_total: total,
     command: ['diffusion-infill', 'eval', ...process.argv.slice(3)].join(' '),
     created: new Date().toISOString(),
-    model: { name: 'canonical solutions' },
+    model: { name: what },
     sandbox: { ...sandboxInfo(sandbox.python), timeout_ms: sandbox.timeoutMs },
     machine: machineInfo(),
     summary,
   };
-  writeOutputs(values, { report, records, summary, label: 'canonical solutions' });
+  writeOutputs(values, { report, records, summary, label: what });
+  if (empty) {
+    return 0;
+  }
   const failed = records.filter((r) => !r.passed);
   for (const r of failed.slice(0, 10)) {
     process.stderr.write(
@@ -336,9 +342,8 @@ async function tasksCommand(file: string | undefined, values: FlagValues): Promi
   const selected = spread(all, intFlag(values, 'limit'));
   const settings = batchSettingsFromFlags(values);
   const policy = lengthPolicyFromFlags(values);
-  const fingerprint = values.canonical
-    ? 'canonical'
-    : modelFingerprint(loadOptionsFromFlags(values).modelDir);
+  const fingerprint =
+    values.canonical || values.empty ? 'baseline' : modelFingerprint(loadOptionsFromFlags(values).modelDir);
   const resolved = resolvedSettings(settings, policy);
   const hash = settingsHash({
     eval: EVAL_VERSION,

@@ -52,21 +52,18 @@ export function execFields(r: ExecResult): Partial<TaskRecord> {
   };
 }
 
-/** A stand-in for the engine that answers every task with its canonical solution (harness checks). */
-export function canonicalRunner(tasks: ReadonlyMap<string, HumanEvalTask>): RunTaskFn {
+/**
+ * A stand-in for the engine that answers every task with its canonical solution (harness check: all
+ * must pass) or with nothing (`empty`: the floor, tasks whose line the tests do not need).
+ */
+export function canonicalRunner(tasks: ReadonlyMap<string, HumanEvalTask>, empty = false): RunTaskFn {
   return async (task) => {
     const source = tasks.get(task.task_id);
     if (!source) {
       throw new Error(`no canonical solution for ${task.task_id}`);
     }
-    return {
-      task_id: task.task_id,
-      completion: source.canonical_solution,
-      nfe: 0,
-      ms: 0,
-      steps: 0,
-      tokens: 0,
-    };
+    const completion = empty ? '' : source.canonical_solution;
+    return { task_id: task.task_id, completion, nfe: 0, ms: 0, steps: 0, tokens: 0 };
   };
 }
 
