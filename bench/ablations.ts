@@ -12,6 +12,7 @@
 //        [--heldout build/heldout.jsonl] [--corpus build/corpus/files.jsonl] [--only corruption,decoding,length]
 //        [--grid full|quick] [--eval-subsets multi-line,random-span-light|none] [--max-minutes M]
 //        [--threads N] [--no-write]
+// --note TEXT: a line added to the report (e.g. that a rerun took its tasks from the cache).
 // --max-minutes: no new configuration starts once it would end past M minutes (the report lists the skipped).
 // --eval-subsets: the default configuration also runs on these HumanEval-Infilling subsets (--he-limit
 // tasks each) for the "Evaluation" table.
@@ -28,7 +29,7 @@ import { modelFingerprint, ResultCache, settingsHash } from '../src/eval/cache';
 import { resolvedSettings } from '../src/eval/cli';
 import { engineRunner, evaluate, EVAL_VERSION, summarize, type Summary } from '../src/eval/evaluate';
 import { HELDOUT_DEFAULTS, makeHeldout, readHeldoutFiles } from '../src/eval/heldout';
-import { humanEvalItems, runHumanEval } from '../src/eval/humaneval';
+import { canonicalRunner, humanEvalItems, runHumanEval } from '../src/eval/humaneval';
 import { isSubset, loadHumanEval, spread, type HumanEvalSubset } from '../src/eval/humaneval-data';
 import { DEFAULT_FIXED_TOKENS, type LengthPolicy } from '../src/eval/length';
 import { defaultCacheDir, humanEvalDir, repoRoot } from '../src/eval/paths';
@@ -158,6 +159,7 @@ async function main(): Promise<number> {
       'exec-timeout': { type: 'string' },
       'eval-subsets': { type: 'string' },
       'max-minutes': { type: 'string' },
+      note: { type: 'string' },
     },
   });
   const budgetS = values['max-minutes'] === undefined ? Infinity : Number(values['max-minutes']) * 60;
@@ -216,6 +218,8 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   const subsetRows: SubsetRow[] = [];
   const skipped: string[] = [];
+  let floor: Summary | undefined;
+  let floorPassing: string[] = [];
   const t0 = performance.now();
   process.stderr.write(
     `${list.length} configurations x (${heldout.length} held-out + ${he.length} HumanEval single-line) tasks; machine: ${machineLine(machine)}\n`,
@@ -309,6 +313,22 @@ async function main(): Promise<number> {
       });
       subsetRows.push({ subset, total: all.length, summary: summarize(records) });
     }
+    // The floor: empty completions on the same HumanEval tasks (lines the tests do not need pass).
+    const floorRecords = await runHumanEval({
+      items: humanEvalItems(he, SELECTION, { encode: () => [] }),
+      run: canonicalRunner(new Map(he.map((t) => [t.task_id, t])), true),
+      hash: settingsHash({
+        eval: EVAL_VERSION,
+        benchmark: 'humaneval/single-line',
+        empty: true,
+        timeoutMs: sandbox.timeoutMs,
+      }),
+      cache,
+      label: '[floor] humaneval single-line, empty completions',
+      sandbox,
+    });
+    floor = summarize(floorRecords);
+    floorPassing = floorRecords.filter((r) => r.passed).map((r) => r.task_id);
   } finally {
     for (const e of engines.values()) {
       await e.dispose();
@@ -321,7 +341,10 @@ async function main(): Promise<number> {
       { name: e.info.name, dir: path.relative(root, e.info.modelDir), fingerprint: fingerprints.get(k) },
     ]),
   );
-  const command = `node out/bench/ablations.js ${process.argv.slice(2).join(' ')}`.trim();
+  const argv = process.argv.slice(2);
+  const noteAt = argv.indexOf('--note');
+  const shown = noteAt >= 0 ? [...argv.slice(0, noteAt), ...argv.slice(noteAt + 2)] : argv;
+  const command = `node out/bench/ablations.js ${shown.join(' ')}`.trim();
   const result = {
     created: new Date().toISOString(),
     command,
@@ -338,6 +361,8 @@ async function main(): Promise<number> {
     rows,
     subsets: subsetRows,
     skipped,
+    note: values.note,
+    floor: floor ? { pass_at_1: floor.pass_at_1, n: floor.n, passing: floorPassing } : undefined,
   };
   fs.mkdirSync(path.dirname(outJson), { recursive: true });
   fs.writeFileSync(outJson, JSON.stringify(result, null, 1) + '\n');
@@ -375,6 +400,8 @@ type Result = {
   rows: Row[];
   subsets: SubsetRow[];
   skipped: string[];
+  floor?: { pass_at_1?: number; n: number; passing: string[] };
+  note?: string;
 };
 
 interface SubsetRow {
@@ -423,7 +450,17 @@ export function renderSections(result: Result, plotPath: string): { evaluation: 
     `(binomial standard error at n = 50 and p = 0.3 is about 6.5 points).\n` +
     `Models: default = ${d?.name ?? '?'} (\`${d?.dir ?? '?'}\`, ${d?.fingerprint ?? ''})${u ? `, uniform = ${u.name} (\`${u.dir}\`, ${u.fingerprint ?? ''})` : ''}.\n` +
     `Command: \`${result.command}\` (${formatDuration(result.wall_s)} wall; results in \`bench/results/ablations.json\`).\n` +
-    (result.skipped.length > 0 ? `Not run within the time budget: ${result.skipped.join('; ')}.\n` : '');
+    (result.note ? `${result.note}\n` : '') +
+    (result.skipped.length > 0 ? `Not run within the time budget: ${result.skipped.join('; ')}.\n` : '') +
+    (result.floor
+      ? `Floor: empty completions pass ${pct(result.floor.pass_at_1)} % of the same ${result.floor.n} HumanEval single-line tasks` +
+        (result.floor.passing.length > 0
+          ? ` (${result.floor.passing.join(', ')}: the tests do not need that line)`
+          : '') +
+        '; a pass@1 at the floor means nothing was solved.\n'
+      : '') +
+    'Latency is wall time on the shared 2-core machine (other jobs were running): rows with identical work (same NFE) ' +
+    'differ by up to about 1.7x, so compare NFE / token for speed and treat ms as indicative.\n';
   const byGroup = (g: Group) => result.rows.filter((r) => r.group === g);
   const headline =
     result.rows.find((r) => r.group === 'corruption' && r.model === 'default') ??
