@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { registerCommands } from './vscode/commands';
 import { InfillController } from './vscode/controller';
 import { RegionDecoration } from './vscode/decorations';
-import { Engine } from './vscode/engine';
+import { EngineService } from './vscode/engineService';
 import { GhostTextRenderer } from './vscode/ghostText';
 import { Log } from './vscode/log';
 import { readSettings, SECTION, type Settings } from './vscode/settings';
@@ -14,7 +14,7 @@ import { Ui } from './vscode/ui';
 
 export interface DiffusionInfillApi {
   readonly controller: InfillController;
-  readonly engine: Engine;
+  readonly engine: EngineService;
   readonly statusBar: StatusBar;
   readonly log: Log;
   readonly ui: Ui;
@@ -27,7 +27,13 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
   const log = new Log();
   const ui = new Ui();
   const statusBar = new StatusBar();
-  const engine = new Engine(context.asAbsolutePath('dist/engineProcess.js'), settings, log, statusBar, ui);
+  const engine = new EngineService(
+    context.asAbsolutePath('dist/engineProcess.js'),
+    settings,
+    log,
+    statusBar,
+    ui,
+  );
   const renderer = new GhostTextRenderer(context.extension.id);
   const decoration = new RegionDecoration();
   const getSettings = () => settings;

@@ -5,7 +5,7 @@ import { EngineError } from './errors';
 import { loadManifest, type ModelManifest } from './manifest';
 import { positionPredictor, type PositionPredictor } from './predictor';
 import type { InfillRequest, InfillResult, LoadOptions, ModelInfo, Snapshot } from './protocol';
-import { buildWindow, stripMovedWhitespace, type InfillWindow } from './request';
+import { buildWindow, stripMovedWhitespace, type InfillWindow } from './window';
 import { CanvasState } from './sampler/canvas';
 import { denoise, maxSteps } from './sampler/denoise';
 import { resolveSamplerOptions } from './sampler/options';

@@ -5,7 +5,7 @@ import type { BatchSettings } from './batch';
 import type { EngineLoadOptions } from './engine';
 import type { ExecutionProviderChoice, SamplerOptions, StrategyName } from './protocol';
 import { DEFAULT_SAMPLER_OPTIONS, STRATEGIES } from './sampler/options';
-import { REQUEST_DEFAULTS } from './request';
+import { REQUEST_DEFAULTS } from './window';
 
 type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
 

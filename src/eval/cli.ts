@@ -16,7 +16,7 @@ import {
   loadOptionsFromFlags,
   type FlagValues,
 } from '../engine/flags';
-import { REQUEST_DEFAULTS } from '../engine/request';
+import { REQUEST_DEFAULTS } from '../engine/window';
 import { resolveSamplerOptions } from '../engine/sampler/options';
 import { modelFingerprint, ResultCache, settingsHash } from './cache';
 import { engineRunner, EVAL_VERSION, summarize, type Summary, type TaskRecord } from './evaluate';

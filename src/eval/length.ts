@@ -35,7 +35,7 @@ export function sizedTask(
 ): BatchTask {
   switch (policy.mode) {
     case 'selection':
-      // Only the selection's token count reaches the model (request.ts sizes the canvas from it).
+      // Only the selection's token count reaches the model (window.ts sizes the canvas from it).
       return reference.length > 0
         ? { ...base, selection: reference }
         : { ...base, canvas_tokens: policy.fixedTokens };

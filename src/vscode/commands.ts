@@ -4,10 +4,10 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { InfillController } from './controller';
-import type { Engine } from './engine';
+import type { EngineService } from './engineService';
 import type { Log } from './log';
 import { allocateRequestId, type PreviewSession, type SessionSpec } from './preview';
-import { buildInfillRequest, buildPromptRequest, checkDocument, RefusedError } from './request';
+import { buildInfillRequest, buildPromptRequest, checkDocument, RefusedError } from './documentRequest';
 import { SECTION, type Settings } from './settings';
 import type { StatusBar } from './statusBar';
 import type { Ui } from './ui';
@@ -17,7 +17,7 @@ const MAX_CHARS_PER_CONTEXT_TOKEN = 8;
 
 export interface CommandDeps {
   controller: InfillController;
-  engine: Engine;
+  engine: EngineService;
   log: Log;
   ui: Ui;
   status: StatusBar;

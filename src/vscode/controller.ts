@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import { isAbortError } from '../engine/errors';
 import type { ErrorCode, InfillResult, Snapshot } from '../engine/protocol';
 import type { RegionDecoration } from './decorations';
-import type { Engine } from './engine';
+import type { EngineService } from './engineService';
 import type { GhostTextRenderer } from './ghostText';
 import type { Log, Outcome } from './log';
 import { PreviewSession, type SessionSpec } from './preview';
@@ -31,7 +31,7 @@ export class InfillController implements vscode.Disposable {
   private lastFrameAt = 0;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: EngineService,
     private readonly renderer: GhostTextRenderer,
     private readonly decoration: RegionDecoration,
     private readonly status: StatusBar,
@@ -171,7 +171,7 @@ export class InfillController implements vscode.Disposable {
     this.end(s, outcome, `${code ?? 'error'}: ${message}`);
     this.status.set({ kind: 'error', message: text });
     if (!crashed) {
-      // A crash is told once by the Engine; the status bar and the log carry the rest.
+      // A crash is told once by the EngineService; the status bar and the log carry the rest.
       const actions: Record<string, () => void> = { 'Show Log': () => this.log.show() };
       if (outcome === 'no model' || code === 'model-invalid' || code === 'tokenizer-mismatch') {
         actions['Select Model'] = () => void vscode.commands.executeCommand('diffusionInfill.selectModel');

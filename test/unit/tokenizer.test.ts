@@ -42,7 +42,7 @@ describe('tokenizer', () => {
       const tokenizer = CodeTokenizer.forManifest(manifest);
       roundTrips(tokenizer);
       const self = fs.readFileSync(
-        path.join(__dirname, '..', '..', '..', 'src', 'engine', 'request.ts'),
+        path.join(__dirname, '..', '..', '..', 'src', 'engine', 'window.ts'),
         'utf8',
       );
       assert.equal(tokenizer.decode(tokenizer.encode(self)), self);

@@ -10,7 +10,7 @@ import {
   stripMovedWhitespace,
   suffixWindow,
   type WindowModel,
-} from '../../src/engine/request';
+} from '../../src/engine/window';
 import { CodeTokenizer } from '../../src/engine/tokenizer';
 import { writeTestModel } from './helpers';
 

@@ -9,7 +9,7 @@ import { loadOptions, type Settings } from './settings';
 import type { StatusBar } from './statusBar';
 import type { Ui } from './ui';
 
-export class Engine implements vscode.Disposable {
+export class EngineService implements vscode.Disposable {
   private client: EngineClient;
   private subscriptions: { dispose(): void }[] = [];
   private idleUnloadMs: number;
