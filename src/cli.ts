@@ -94,6 +94,11 @@ async function infillCommand(values: FlagValues): Promise<number> {
       process.stderr.write(
         `note: running on ${engine.info.executionProvider}: ${engine.info.fallbackReason}\n`,
       );
+    } else if (engine.info.adapter || engine.info.providerNote) {
+      const on = engine.info.adapter ? ` on ${engine.info.adapter}` : '';
+      process.stderr.write(
+        `note: running on ${engine.info.executionProvider}${on}${engine.info.providerNote ? `: ${engine.info.providerNote}` : ''}\n`,
+      );
     }
     const canvasTokens = values['canvas-tokens'] === undefined ? undefined : Number(values['canvas-tokens']);
     const result = await engine.infill(

@@ -4,6 +4,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { AbortError, EngineError } from './errors';
 import type {
+  DeviceReport,
   FromEngine,
   InfillRequest,
   InfillResult,
@@ -29,6 +30,7 @@ export interface Diagnosis {
   providers: string[];
   inUse?: string;
   fallbackReason?: string;
+  report?: DeviceReport;
 }
 
 export interface CrashInfo {
@@ -311,6 +313,7 @@ export class EngineClient {
           providers: message.providers,
           inUse: message.inUse,
           fallbackReason: message.fallbackReason,
+          report: message.report,
         });
       case 'snapshot':
         this.infills.get(message.snapshot.requestId)?.onSnapshot(message.snapshot);

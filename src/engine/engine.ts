@@ -10,14 +10,14 @@ import { CanvasState } from './sampler/canvas';
 import { denoise, maxSteps } from './sampler/denoise';
 import { resolveSamplerOptions } from './sampler/options';
 import { tokenSpans, tokensInRanges } from './sampler/spans';
-import { ModelSession } from './session';
+import { ModelSession, type SessionOptions } from './session';
 import { leadingContextRequired } from './shift';
 import { SyntaxChecker } from './syntax';
 import { CodeTokenizer } from './tokenizer';
 
 export const DEFAULT_PLACEHOLDER = '·';
 
-export interface EngineLoadOptions extends LoadOptions {
+export interface EngineLoadOptions extends LoadOptions, Pick<SessionOptions, 'outputLocation' | 'forceFp32'> {
   /** Run the manifest's full-logits graph instead of the default one (tests, debugging). */
   useFullLogitsGraph?: boolean;
 }
@@ -50,7 +50,8 @@ export class InfillEngine {
   private constructor(
     readonly manifest: ModelManifest,
     readonly tokenizer: CodeTokenizer,
-    private readonly session: ModelSession,
+    /** The ONNX session (Diagnose Device times it). */
+    readonly session: ModelSession,
     readonly info: ModelInfo,
     /** Token positions -> predictions; tests wrap it to record calls. */
     public predict: PositionPredictor,
@@ -70,7 +71,13 @@ export class InfillEngine {
       executionProvider: session.provider,
       // With 'auto', not finding a GPU is the expected case on many machines, not a failure to report.
       fallbackReason: options.executionProvider === 'auto' ? undefined : session.fallbackReason,
-      providerNote: options.executionProvider === 'auto' ? session.fallbackReason : undefined,
+      providerNote:
+        [options.executionProvider === 'auto' ? session.fallbackReason : undefined, ...session.device.notes]
+          .filter((n) => n)
+          .join('; ') || undefined,
+      attempts: session.device.attempts,
+      adapter: session.device.adapter,
+      precision: session.device.precision,
       loadMs: Math.round(performance.now() - t0),
     };
     return new InfillEngine(

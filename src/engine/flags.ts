@@ -37,7 +37,8 @@ export const ENGINE_FLAGS: OptionSpecs = {
 
 export const ENGINE_FLAGS_HELP = `Model:
   --model DIR              model folder with model.json (required)
-  --ep auto|cpu|cuda|dml|coreml   execution provider (default auto: GPU if available, else cpu)
+  --ep auto|cpu|cuda|webgpu|dml|coreml   execution provider (default auto: cuda if installed, webgpu on a
+                           hardware adapter, dml/coreml, else cpu)
   --threads N              onnxruntime intra-op threads (default 0 = onnxruntime's choice)
   --full-logits            run the manifest's onnx_full_logits graph (debugging)
 Sampler:
@@ -86,8 +87,8 @@ export function loadOptionsFromFlags(values: FlagValues): EngineLoadOptions {
     throw new FlagError('--model DIR is required');
   }
   const ep = (values.ep ?? 'auto') as string;
-  if (!['auto', 'cpu', 'cuda', 'dml', 'coreml'].includes(ep)) {
-    throw new FlagError(`--ep must be auto, cpu, cuda, dml or coreml, got ${ep}`);
+  if (!['auto', 'cpu', 'cuda', 'webgpu', 'dml', 'coreml'].includes(ep)) {
+    throw new FlagError(`--ep must be auto, cpu, cuda, webgpu, dml or coreml, got ${ep}`);
   }
   return {
     modelDir: model,

@@ -10,7 +10,34 @@ export type StrategyName =
   | 'guarded' // threshold + dependency guard + structure-aware prior + late remasking (our default)
   | 'sequential'; // one token per step, most confident first (the quality reference)
 
-export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml';
+export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
+
+/** An execution provider that was tried (or checked) and not used, and why. */
+export interface ProviderAttemptInfo {
+  provider: string;
+  reason: string;
+}
+
+/** Diagnose Device: the current model's forward pass timed on each provider that loads. */
+export interface ProviderTiming {
+  provider: string;
+  /** Median ms of one forward pass over `windowLength` tokens (absent when the provider did not load). */
+  ms?: number;
+  adapter?: string;
+  precision?: string;
+  /** Why it did not load, or a note (software adapter). */
+  note?: string;
+}
+
+export interface DeviceReport {
+  /** The adapter of the provider in use, when it is a GPU and the name is known. */
+  adapter?: string;
+  precision?: string;
+  attempts: ProviderAttemptInfo[];
+  notes: string[];
+  windowLength: number;
+  timings: ProviderTiming[];
+}
 
 export interface SamplerOptions {
   strategy: StrategyName;
@@ -106,6 +133,12 @@ export interface ModelInfo {
   fallbackReason?: string;
   /** With 'auto': why the platform's GPU provider was skipped (informational, not a failure). */
   providerNote?: string;
+  /** Every provider tried before the one in use, with its reason. */
+  attempts?: ProviderAttemptInfo[];
+  /** GPU adapter in use (WebGPU on Linux: the Vulkan device name), when known. */
+  adapter?: string;
+  /** "fp32" / "fp16", with why a GPU runs fp32. */
+  precision?: string;
   loadMs: number;
 }
 
@@ -139,6 +172,12 @@ export type FromEngine =
   | { type: 'snapshot'; snapshot: Snapshot }
   | { type: 'result'; result: InfillResult }
   | { type: 'cancelled'; requestId: number }
-  | { type: 'diagnosis'; providers: string[]; inUse?: string; fallbackReason?: string }
+  | {
+      type: 'diagnosis';
+      providers: string[];
+      inUse?: string;
+      fallbackReason?: string;
+      report?: DeviceReport;
+    }
   | { type: 'error'; requestId?: number; code: ErrorCode; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };

@@ -6,9 +6,11 @@ import * as ort from 'onnxruntime-node';
 import { EngineError } from './errors';
 import type { ModelManifest, OutputKind } from './manifest';
 import type { ExecutionProviderChoice } from './protocol';
-import { providerOrder, type ProviderName } from './providers';
+import { describeAttempts, providerOrder, type ProviderAttempt, type ProviderName } from './providers';
+import { fp16GraphPath } from './precision';
 import { resolvePackageFile } from './resolve';
 import { topKFromLogits, type RowPrediction } from './topk';
+import { probeWebGpu } from './webgpuProbe';
 
 export interface SessionOptions {
   executionProvider: ExecutionProviderChoice;
@@ -16,6 +18,13 @@ export interface SessionOptions {
   threads: number;
   /** Run the manifest's `onnx_full_logits` graph instead of `onnx` (parity tests, debugging). */
   useFullLogitsGraph?: boolean;
+  /**
+   * Where a GPU provider leaves the outputs: 'cpu' (default: onnxruntime copies the small top-k tensors
+   * back) or 'gpu-buffer' (the engine downloads them itself). A benchmark knob (bench/speed.ts).
+   */
+  outputLocation?: 'cpu' | 'gpu-buffer';
+  /** Never use the manifest's fp16 graph (bench/speed.ts compares both). */
+  forceFp32?: boolean;
 }
 
 /** Top-k used when the engine computes predictions from full logits itself. */
@@ -26,17 +35,41 @@ const REQUIRED_IO: Record<OutputKind, { inputs: string[]; outputs: string[] }> =
   full_logits: { inputs: ['input_ids'], outputs: ['logits'] },
 };
 
+/** What the session runs on, for ModelInfo and Diagnose Device. */
+export interface SessionDevice {
+  provider: ProviderName;
+  /** Providers tried before this one and why they were not used. */
+  attempts: ProviderAttempt[];
+  /** The GPU adapter's name where it is known (WebGPU on Linux: the Vulkan device). */
+  adapter?: string;
+  /** "fp32" or "fp16", with the reason when a GPU runs fp32. */
+  precision: string;
+  /** Things the user should know about the provider in use (a software adapter chosen explicitly). */
+  notes: string[];
+}
+
 export class ModelSession {
+  /** Reused input buffers, keyed by length: no allocation per denoising step. */
+  private readonly buffers = new Map<number, BigInt64Array>();
+
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly outputKind: OutputKind,
     private readonly vocabSize: number,
     private readonly maskId: number,
-    /** Provider the session runs on. */
-    readonly provider: ProviderName,
-    /** Why an earlier provider in the order was not used. */
-    readonly fallbackReason: string | undefined,
+    readonly device: SessionDevice,
+    private readonly gpuOutputs: boolean,
   ) {}
+
+  /** Provider the session runs on. */
+  get provider(): ProviderName {
+    return this.device.provider;
+  }
+
+  /** Why earlier providers in the order were not used (one line), if any were skipped. */
+  get fallbackReason(): string | undefined {
+    return describeAttempts(this.device.attempts);
+  }
 
   static async create(manifest: ModelManifest, options: SessionOptions): Promise<ModelSession> {
     const useFull = options.useFullLogitsGraph === true;
@@ -46,36 +79,49 @@ export class ModelSession {
         `${manifest.dir}/model.json: field "onnx_full_logits" is missing`,
       );
     }
-    const file = useFull ? manifest.fullLogitsPath! : manifest.onnxPath;
     const outputKind: OutputKind = useFull ? 'full_logits' : manifest.outputKind;
-    const failures: string[] = [];
+    const attempts: ProviderAttempt[] = [];
     for (const provider of providerOrder(options.executionProvider)) {
+      const gate = checkProvider(provider, options.executionProvider === provider);
+      if (gate.skip) {
+        attempts.push({ provider, reason: gate.skip });
+        continue;
+      }
+      const graph = useFull
+        ? { file: manifest.fullLogitsPath!, precision: 'fp32' }
+        : chooseGraph(manifest, provider, gate.shaderF16, options.forceFp32 === true);
+      const file = graph.file;
       try {
-        const missing = missingProviderLibrary(provider);
-        if (missing) {
-          failures.push(`${provider} unavailable: ${missing}`);
-          continue;
-        }
+        const gpuOutputs = provider !== 'cpu' && options.outputLocation === 'gpu-buffer';
         const sessionOptions: ort.InferenceSession.SessionOptions = {
           executionProviders: [provider],
           graphOptimizationLevel: 'all',
           // A GPU provider that cannot load logs a native error before throwing; the reason is
-          // reported through fallbackReason instead.
+          // reported through the attempts instead.
           logSeverityLevel: provider === 'cpu' ? 2 : 4,
         };
+        if (gpuOutputs) {
+          sessionOptions.preferredOutputLocation = 'gpu-buffer';
+        }
         if (options.threads > 0) {
           sessionOptions.intraOpNumThreads = options.threads;
         }
         const session = await ort.InferenceSession.create(file, sessionOptions);
         checkGraphContract(session, outputKind, file);
-        const reason = failures.length > 0 ? failures.join('; ') : undefined;
+        const device: SessionDevice = {
+          provider,
+          attempts,
+          adapter: gate.adapter,
+          precision: graph.precision,
+          notes: gate.note ? [gate.note] : [],
+        };
         return new ModelSession(
           session,
           outputKind,
           manifest.vocabSize,
           manifest.specialTokens.mask,
-          provider,
-          reason,
+          device,
+          gpuOutputs,
         );
       } catch (err) {
         if (err instanceof EngineError) {
@@ -85,10 +131,10 @@ export class ModelSession {
         if (provider === 'cpu') {
           throw new EngineError('model-invalid', `${file}: onnxruntime cannot load the graph (${message})`);
         }
-        failures.push(`${provider} unavailable: ${message}`);
+        attempts.push({ provider, reason: `cannot create a session: ${message}` });
       }
     }
-    throw new EngineError('internal', `no execution provider could load ${file}`);
+    throw new EngineError('internal', `no execution provider could load ${manifest.onnxPath}`);
   }
 
   /**
@@ -101,32 +147,46 @@ export class ModelSession {
         throw new EngineError('internal', `output row ${row} outside input of length ${inputIds.length}`);
       }
     }
-    const ids = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(inputIds, (v) => BigInt(v)),
-      [1, inputIds.length],
-    );
+    const ids = new ort.Tensor('int64', this.fill(inputIds.length, inputIds), [1, inputIds.length]);
     if (this.outputKind === 'full_logits') {
       const out = await this.session.run({ input_ids: ids });
-      const logits = out.logits.data as Float32Array;
+      const logits = await floatData(out.logits, this.gpuOutputs);
       const vocab = out.logits.dims[2];
       return rows.map((row) => topKFromLogits(logits, row * vocab, vocab, FULL_LOGITS_TOP_K, [this.maskId]));
     }
-    const positions = new ort.Tensor(
-      'int64',
-      BigInt64Array.from(rows, (v) => BigInt(v)),
-      [1, rows.length],
-    );
+    // On a GPU the row count is a shape the kernels are specialised (and cached) for: pad it to a bucket
+    // so that a denoising loop whose masked set shrinks step by step reuses a few shapes. Padding rows
+    // repeat the last row and are dropped; rows are independent, so the answers do not change.
+    const width = this.device.provider === 'cpu' ? rows.length : rowBucket(rows.length);
+    const padded = this.fill(-width, rows, rows[rows.length - 1] ?? 0);
+    const positions = new ort.Tensor('int64', padded, [1, width]);
     const out = await this.session.run({ input_ids: ids, positions });
-    const topIds = out.topk_ids.data as BigInt64Array;
-    const topProbs = out.topk_probs.data as Float32Array;
-    const entropy = out.entropy.data as Float32Array;
+    const topIds = (await out.topk_ids.getData(this.gpuOutputs)) as BigInt64Array;
+    const topProbs = await floatData(out.topk_probs, this.gpuOutputs);
+    const entropy = await floatData(out.entropy, this.gpuOutputs);
     const k = out.topk_ids.dims[2];
     return rows.map((_, i) => ({
       ids: Array.from(topIds.subarray(i * k, (i + 1) * k), Number),
       probs: Array.from(topProbs.subarray(i * k, (i + 1) * k)),
       entropy: entropy[i],
     }));
+  }
+
+  /**
+   * Writes `values` (then `pad`) into the reused int64 buffer of that length; ids and positions use
+   * separate keys (positive / negative lengths). Runs are sequential, so one buffer per shape is enough.
+   */
+  private fill(key: number, values: readonly number[], pad = 0): BigInt64Array {
+    const length = Math.abs(key);
+    let buffer = this.buffers.get(key);
+    if (!buffer) {
+      buffer = new BigInt64Array(length);
+      this.buffers.set(key, buffer);
+    }
+    for (let i = 0; i < length; i++) {
+      buffer[i] = BigInt(i < values.length ? values[i] : pad);
+    }
+    return buffer;
   }
 
   get vocab(): number {
@@ -158,14 +218,113 @@ function checkGraphContract(session: ort.InferenceSession, kind: OutputKind, fil
   }
 }
 
+/** Row counts a GPU session sees: 8, 16, 32, ... (powers of two). */
+export function rowBucket(n: number): number {
+  let b = 8;
+  while (b < n) {
+    b *= 2;
+  }
+  return b;
+}
+
+/** float32 data of an output, whether it came back float16 or sits in a GPU buffer (then released). */
+async function floatData(tensor: ort.Tensor, release: boolean): Promise<Float32Array> {
+  const data = await tensor.getData(release);
+  if (data instanceof Float32Array) {
+    return data;
+  }
+  if (data instanceof Uint16Array) {
+    return Float32Array.from(data, halfToFloat);
+  }
+  return Float32Array.from(data as ArrayLike<number>);
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) {
+    return sign * frac * 2 ** -24;
+  }
+  if (exp === 31) {
+    return frac ? NaN : sign * Infinity;
+  }
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+interface ProviderGate {
+  /** Why the provider is not tried (it cannot work here, or `auto` must not pick it). */
+  skip?: string;
+  adapter?: string;
+  shaderF16: boolean;
+  note?: string;
+}
+
+/**
+ * What is known before creating a session: CUDA needs its separately downloaded libraries; WebGPU needs
+ * an adapter, and `auto` must not take a software one (a CPU rasteriser is slower than the CPU provider).
+ */
+function checkProvider(provider: ProviderName, explicit: boolean): ProviderGate {
+  if (provider === 'cuda') {
+    const missing = missingCudaLibrary();
+    return { skip: missing, shaderF16: true };
+  }
+  if (provider !== 'webgpu') {
+    return { shaderF16: false };
+  }
+  const probe = probeWebGpu();
+  if (!probe.ok) {
+    return { skip: probe.reason, adapter: probe.adapter, shaderF16: false };
+  }
+  const adapter = probe.adapter;
+  if (probe.software) {
+    if (!explicit) {
+      return {
+        skip:
+          `only a software adapter (${adapter}): a CPU rasteriser, slower than the cpu provider; ` +
+          'set diffusionInfill.model.executionProvider to "webgpu" (CLI: --ep webgpu) to use it anyway',
+        adapter,
+        shaderF16: probe.shaderF16,
+      };
+    }
+    return {
+      adapter,
+      shaderF16: probe.shaderF16,
+      note: `webgpu runs on a software adapter (${adapter}), a CPU rasteriser: correct, but slower than the cpu provider`,
+    };
+  }
+  return { adapter, shaderF16: probe.shaderF16 };
+}
+
+/** The fp16 graph (model.json "onnx_fp16") on a GPU that runs float16 shaders; fp32 otherwise, with why. */
+function chooseGraph(
+  manifest: ModelManifest,
+  provider: ProviderName,
+  shaderF16: boolean,
+  forceFp32: boolean,
+): { file: string; precision: string } {
+  const fp32 = manifest.onnxPath;
+  if (provider === 'cpu') {
+    return { file: fp32, precision: 'fp32' };
+  }
+  const fp16 = fp16GraphPath(manifest);
+  if (forceFp32) {
+    return { file: fp32, precision: 'fp32 (fp16 not requested)' };
+  }
+  if (!fp16) {
+    return { file: fp32, precision: 'fp32 (the model folder has no fp16 graph: model.json "onnx_fp16")' };
+  }
+  if (!shaderF16) {
+    return { file: fp32, precision: 'fp32 (the adapter has no shader-f16)' };
+  }
+  return { file: fp16, precision: 'fp16' };
+}
+
 /**
  * On Linux the CUDA provider is a separate library that onnxruntime-node's install script downloads;
  * when it is absent, trying it only prints a native error, so say why up front instead.
  */
-function missingProviderLibrary(provider: ProviderName): string | undefined {
-  if (provider !== 'cuda') {
-    return undefined;
-  }
+function missingCudaLibrary(): string | undefined {
   const binding = resolvePackageFile('onnxruntime-node', `bin/napi-v6/${process.platform}/${process.arch}`);
   if (!binding) {
     return undefined; // unknown layout: let onnxruntime try and report
@@ -173,7 +332,8 @@ function missingProviderLibrary(provider: ProviderName): string | undefined {
   const library = path.join(binding, 'libonnxruntime_providers_cuda.so');
   return fs.existsSync(library)
     ? undefined
-    : `${library} is not installed (onnxruntime-node's install step downloads it on CUDA machines)`;
+    : `its provider library is not installed (${library}; onnxruntime-node's install step downloads it when ` +
+        'run without ONNXRUNTIME_NODE_INSTALL=skip)';
 }
 
 /** Execution providers this onnxruntime-node build knows about (bundled or loadable). */

@@ -3,6 +3,7 @@
 // failure a user could trigger ends in a message.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { describeReport } from '../engine/deviceReportText';
 import type { InfillController } from './controller';
 import type { EngineService } from './engineService';
 import type { Log } from './log';
@@ -164,6 +165,9 @@ export async function diagnoseDevice(d: CommandDeps): Promise<string> {
       lines.push(`fallback: ${diagnosis.fallbackReason}`);
     }
     lines.push(`requested: ${d.settings().executionProvider}`);
+    if (diagnosis.report) {
+      lines.push(...describeReport(diagnosis.report));
+    }
     for (const line of lines) {
       d.log.info(`Diagnose Device: ${line}`);
     }

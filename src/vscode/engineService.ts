@@ -101,7 +101,12 @@ export class EngineService implements vscode.Disposable {
     } else if (state === 'ready') {
       const info = this.client.model;
       if (info) {
-        this.status.setProvider(info.executionProvider, info.fallbackReason);
+        this.status.setProvider(info.executionProvider, info.fallbackReason, {
+          adapter: info.adapter,
+          precision: info.precision,
+          attempts: info.attempts,
+          note: info.providerNote,
+        });
       }
       if (this.status.state.kind === 'loading') {
         this.status.set({ kind: 'idle' });

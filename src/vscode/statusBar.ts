@@ -9,11 +9,19 @@ export type StatusState =
   | { kind: 'done'; steps: number; nfe: number; ms: number; empty?: boolean }
   | { kind: 'error'; message: string };
 
+/** What the tooltip says about the execution provider beyond its name. */
+export interface ProviderDetail {
+  adapter?: string;
+  precision?: string;
+  attempts?: readonly { provider: string; reason: string }[];
+  note?: string;
+}
+
 export class StatusBar implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private current: StatusState = { kind: 'idle' };
   /** Provider in use and fallback reason, shown in the tooltip and (fallback) the text. */
-  private provider?: { name: string; fallbackReason?: string };
+  private provider?: { name: string; fallbackReason?: string; detail?: ProviderDetail };
   readonly history: StatusState[] = [];
 
   constructor() {
@@ -36,8 +44,8 @@ export class StatusBar implements vscode.Disposable {
     return this.item.text;
   }
 
-  setProvider(name: string, fallbackReason?: string): void {
-    this.provider = { name, fallbackReason };
+  setProvider(name: string, fallbackReason?: string, detail?: ProviderDetail): void {
+    this.provider = { name, fallbackReason, detail };
     this.render();
   }
 
@@ -55,9 +63,21 @@ export class StatusBar implements vscode.Disposable {
     const fallback = this.provider?.fallbackReason ? ` (${this.provider.name} fallback)` : '';
     let tooltip = 'Diffusion Infill: click to show the log';
     if (this.provider) {
+      const d = this.provider.detail;
       tooltip += `\nExecution provider: ${this.provider.name}`;
+      tooltip += d?.adapter ? ` on ${d.adapter}` : '';
+      tooltip += d?.precision ? ` (${d.precision})` : '';
       if (this.provider.fallbackReason) {
         tooltip += `\nFallback: ${this.provider.fallbackReason}`;
+      } else {
+        // With auto, the GPU providers skipped on the way to this one (not failures, but the user's answer
+        // to "why is my GPU not used?").
+        for (const a of d?.attempts ?? []) {
+          tooltip += `\nNot used: ${a.provider}: ${a.reason}`;
+        }
+      }
+      if (d?.note && !d.attempts?.length) {
+        tooltip += `\nNote: ${d.note}`;
       }
     }
     this.item.backgroundColor = undefined;

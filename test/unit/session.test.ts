@@ -10,13 +10,14 @@ import { topKFromLogits } from '../../src/engine/topk';
 import { FIXTURE_DIR, fixtureSkip } from './helpers';
 
 describe('execution providers', () => {
-  it('auto tries the platform GPU first, then cpu; forced choices end in cpu', () => {
-    assert.deepEqual(providerOrder('auto', 'linux', 'x64'), ['cuda', 'cpu']);
-    assert.deepEqual(providerOrder('auto', 'win32', 'x64'), ['dml', 'cpu']);
-    assert.deepEqual(providerOrder('auto', 'darwin', 'arm64'), ['coreml', 'cpu']);
+  it('auto tries CUDA, then WebGPU, then the platform provider, then cpu; forced choices end in cpu', () => {
+    assert.deepEqual(providerOrder('auto', 'linux', 'x64'), ['cuda', 'webgpu', 'cpu']);
+    assert.deepEqual(providerOrder('auto', 'win32', 'x64'), ['webgpu', 'dml', 'cpu']);
+    assert.deepEqual(providerOrder('auto', 'darwin', 'arm64'), ['webgpu', 'coreml', 'cpu']);
     assert.deepEqual(providerOrder('auto', 'linux', 'arm64'), ['cpu']);
     assert.deepEqual(providerOrder('cpu', 'linux', 'x64'), ['cpu']);
     assert.deepEqual(providerOrder('cuda', 'linux', 'x64'), ['cuda', 'cpu']);
+    assert.deepEqual(providerOrder('webgpu', 'linux', 'x64'), ['webgpu', 'cpu']);
   });
 });
 

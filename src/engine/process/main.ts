@@ -4,9 +4,12 @@
 import { InfillEngine } from '../engine';
 import { isAbortError, toEngineError } from '../errors';
 import type { FromEngine, InfillRequest, LoadOptions, ToEngine } from '../protocol';
+import { deviceReport } from '../deviceReport';
+import { describeReport } from '../deviceReportText';
 import { availableProviders } from '../session';
 
 let engine: InfillEngine | undefined;
+let engineThreads = 0;
 const cancelled = new Set<number>();
 /** Request ids grow; a cancel for an id at or below this one arrived after its answer and is dropped. */
 let lastFinishedId = 0;
@@ -26,6 +29,7 @@ async function load(options: LoadOptions): Promise<void> {
   await previous?.dispose();
   try {
     engine = await InfillEngine.load(options);
+    engineThreads = options.threads;
     send({ type: 'loaded', info: engine.info });
     if (engine.info.fallbackReason) {
       send({
@@ -34,6 +38,16 @@ async function load(options: LoadOptions): Promise<void> {
         message: `execution provider fallback: ${engine.info.fallbackReason}`,
       });
     }
+    const info = engine.info;
+    send({
+      type: 'log',
+      level: 'info',
+      message:
+        `execution provider ${info.executionProvider}` +
+        (info.adapter ? ` on ${info.adapter}` : '') +
+        (info.precision ? `, ${info.precision}` : '') +
+        (info.providerNote ? ` (${info.providerNote})` : ''),
+    });
   } catch (err) {
     const e = toEngineError(err);
     send({ type: 'error', code: e.code, message: e.message });
@@ -76,14 +90,23 @@ async function handle(message: ToEngine): Promise<void> {
       return load(message.options);
     case 'infill':
       return infill(message.request);
-    case 'diagnose':
+    case 'diagnose': {
+      // With a model loaded, time it on every provider that loads (seconds on a big model: on request only).
+      const report = engine ? await deviceReport(engine, engineThreads) : undefined;
+      if (report) {
+        for (const line of describeReport(report)) {
+          send({ type: 'log', level: 'info', message: `Diagnose Device: ${line}` });
+        }
+      }
       send({
         type: 'diagnosis',
         providers: availableProviders(),
         inUse: engine?.info.executionProvider,
         fallbackReason: engine?.info.fallbackReason ?? engine?.info.providerNote,
+        report,
       });
       return;
+    }
     case 'unload': {
       const previous = engine;
       engine = undefined;
