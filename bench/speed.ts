@@ -5,7 +5,11 @@
 //
 //   npm run compile && node esbuild.js
 //   node out/bench/speed.js --model models/default [--model models/fixture] [--runs 7] [--lengths 128,256,512,1024]
-//        [--hole 64] [--threads N] [--no-write]
+//        [--hole 64] [--threads N] [--ep cpu|webgpu|cuda|auto] [--fp32] [--no-child] [--no-write]
+// --ep picks the execution provider (default cpu); the adapter and precision in use are printed and
+// recorded. --fp32 ignores a model's fp16 graph (model.json "onnx_fp16"); --no-child skips the
+// engine-process hole run.
+// With --no-write nothing is written (use --out for the JSON elsewhere).
 // Writes bench/results/speed.json, bench/results/speed-window.png (bench/plot.py) and the
 // "## Speed and scale" section of BENCHMARKS.md.
 import { fork, spawnSync } from 'node:child_process';
@@ -13,7 +17,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InfillEngine } from '../src/engine/engine';
-import type { FromEngine, InfillRequest, ModelInfo, ToEngine } from '../src/engine/protocol';
+import type {
+  ExecutionProviderChoice,
+  FromEngine,
+  InfillRequest,
+  ModelInfo,
+  ToEngine,
+} from '../src/engine/protocol';
 import { fixed, machineInfo, machineLine, markdownTable, writeSection } from '../src/eval/report';
 import { median, quantile } from '../src/eval/metrics';
 import { repoRoot } from '../src/eval/paths';
@@ -45,14 +55,31 @@ interface WindowRow {
   note?: string;
 }
 
+/** How the engine is loaded for a run: provider and the GPU knobs. */
+export interface BenchDevice {
+  ep: ExecutionProviderChoice;
+  forceFp32: boolean;
+}
+
 async function windowSweep(
   modelDir: string,
   lengths: readonly number[],
   rows: number,
   runs: number,
   threads: number,
+  device: BenchDevice,
 ): Promise<{ info: ModelInfo; window: WindowRow[] }> {
-  const engine = await InfillEngine.load({ modelDir, executionProvider: 'cpu', threads });
+  const engine = await InfillEngine.load({
+    modelDir,
+    executionProvider: device.ep,
+    threads,
+    forceFp32: device.forceFp32,
+  });
+  const i = engine.info;
+  process.stderr.write(
+    `  provider ${i.executionProvider}${i.adapter ? ` on ${i.adapter}` : ''}, ${i.precision ?? 'fp32'}` +
+      `${i.providerNote ? ` (${i.providerNote})` : ''}${i.fallbackReason ? ` [fallback: ${i.fallbackReason}]` : ''}\n`,
+  );
   try {
     const maxLength = engine.manifest.maxLength;
     const mask = engine.manifest.specialTokens.mask;
@@ -120,6 +147,8 @@ interface ChildResult {
   rss_after_load_mib?: number;
   peak_rss_mib?: number;
   engine_entry: string;
+  /** Provider (and adapter, precision) the engine process loaded the model on. */
+  provider?: string;
 }
 
 /** Forks the engine child process and drives it through the protocol the extension uses. */
@@ -130,6 +159,7 @@ async function childRun(
   runs: number,
   loads: number,
   threads: number,
+  ep: ExecutionProviderChoice,
 ): Promise<ChildResult> {
   const t0 = performance.now();
   const child = fork(entry, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
@@ -172,12 +202,14 @@ async function childRun(
     const loadWall: number[] = [];
     const engineLoad: number[] = [];
     let rssAfterLoad: number | undefined;
+    let provider: string | undefined;
     for (let i = 0; i < loads; i++) {
       const l0 = performance.now();
-      send({ type: 'load', options: { modelDir, executionProvider: 'cpu', threads } });
+      send({ type: 'load', options: { modelDir, executionProvider: ep, threads } });
       const info = await wait((m) => (m.type === 'loaded' ? m.info : undefined));
       loadWall.push(performance.now() - l0);
       engineLoad.push(info.loadMs);
+      provider = [info.executionProvider, info.adapter, info.precision].filter((x) => x).join(', ');
       if (i === 0) {
         rssAfterLoad = procStatus(child.pid!).rss_mib;
       }
@@ -233,6 +265,7 @@ async function childRun(
       rss_after_load_mib: rssAfterLoad,
       peak_rss_mib: status.hwm_mib,
       engine_entry: entry,
+      provider,
     };
   } finally {
     setTimeout(() => child.kill('SIGKILL'), 2000).unref();
@@ -253,8 +286,15 @@ async function main(): Promise<number> {
       plot: { type: 'string' },
       'benchmarks-md': { type: 'string' },
       'no-write': { type: 'boolean' },
+      ep: { type: 'string' },
+      fp32: { type: 'boolean' },
+      'no-child': { type: 'boolean' },
     },
   });
+  const device: BenchDevice = {
+    ep: (values.ep ?? 'cpu') as ExecutionProviderChoice,
+    forceFp32: values.fp32 === true,
+  };
   const modelDirs = (values.model ?? ['models/default']).map((m) => path.resolve(root, m));
   const runs = Number(values.runs ?? 7);
   const loads = Number(values.loads ?? 3);
@@ -278,13 +318,22 @@ async function main(): Promise<number> {
   const results = [];
   for (const dir of modelDirs) {
     process.stderr.write(`${path.relative(root, dir)}: window sweep (in-process)\n`);
-    const sweep = await windowSweep(dir, lengths, hole, runs, threads);
-    process.stderr.write(`${path.relative(root, dir)}: engine process (${path.relative(root, entry)})\n`);
-    const child = await childRun(entry, dir, hole, runs, loads, threads);
+    const sweep = await windowSweep(dir, lengths, hole, runs, threads, device);
+    let child: ChildResult | undefined;
+    if (!values['no-child']) {
+      process.stderr.write(`${path.relative(root, dir)}: engine process (${path.relative(root, entry)})\n`);
+      child = await childRun(entry, dir, hole, runs, loads, threads, device.ep);
+    }
     results.push({
       model: { name: sweep.info.name, dir: path.relative(root, dir), max_length: sweep.info.maxLength },
+      provider: {
+        name: sweep.info.executionProvider,
+        adapter: sweep.info.adapter,
+        precision: sweep.info.precision,
+        note: sweep.info.providerNote ?? sweep.info.fallbackReason,
+      },
       window: sweep.window,
-      child: { ...child, engine_entry: path.relative(root, child.engine_entry) },
+      child: child && { ...child, engine_entry: path.relative(root, child.engine_entry) },
     });
   }
   const benchMaxRss = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
@@ -329,10 +378,20 @@ type SpeedDoc = {
   bench_process_peak_rss_mib: number;
   results: {
     model: { name: string; dir: string; max_length: number };
+    provider?: { name: string; adapter?: string; precision?: string; note?: string };
     window: WindowRow[];
-    child: ChildResult;
+    child?: ChildResult;
   }[];
 };
+
+/** "CPU execution provider" or "webgpu execution provider on <adapter> (fp16)", from the first result. */
+function providerLine(doc: SpeedDoc): string {
+  const p = doc.results[0]?.provider;
+  if (!p || p.name === 'cpu') {
+    return 'CPU execution provider';
+  }
+  return `${p.name} execution provider${p.adapter ? ` on ${p.adapter}` : ''} (${p.precision ?? 'fp32'})`;
+}
 
 export function renderSpeed(doc: SpeedDoc, plotPath: string): string {
   const lengths = [...new Set(doc.results.flatMap((r) => r.window.map((w) => w.length)))];
@@ -348,21 +407,23 @@ export function renderSpeed(doc: SpeedDoc, plotPath: string): string {
       }),
     ];
   });
-  const holeRows = doc.results.map((r) => [
-    r.model.name,
-    fixed(r.child.first_frame_ms_median, 0),
-    fixed(r.child.final_ms_median, 0),
-    fixed(r.child.final_ms_p90, 0),
-    String(r.child.nfe_median),
-    fixed(r.child.peak_rss_mib, 0),
-    fixed(r.child.rss_after_load_mib, 0),
-    fixed(r.child.load_ms_median, 0),
-    fixed(r.child.load_ms_first, 0),
-    fixed(r.child.spawn_to_ready_ms, 0),
-  ]);
+  const holeRows = doc.results
+    .flatMap((r) => (r.child ? [{ ...r, child: r.child }] : []))
+    .map((r) => [
+      r.model.name,
+      fixed(r.child.first_frame_ms_median, 0),
+      fixed(r.child.final_ms_median, 0),
+      fixed(r.child.final_ms_p90, 0),
+      String(r.child.nfe_median),
+      fixed(r.child.peak_rss_mib, 0),
+      fixed(r.child.rss_after_load_mib, 0),
+      fixed(r.child.load_ms_median, 0),
+      fixed(r.child.load_ms_first, 0),
+      fixed(r.child.spawn_to_ready_ms, 0),
+    ]);
   return (
     `Machine: ${machineLine(doc.machine)} (shared with other jobs while measured: see the load average). ` +
-    `CPU execution provider, onnxruntime intra-op threads ${doc.threads || 'default'}. Median of ${doc.runs} runs after warm-up.\n` +
+    `${providerLine(doc)}, onnxruntime intra-op threads ${doc.threads || 'default'}. Median of ${doc.runs} runs after warm-up.\n` +
     `Command: \`${doc.command}\` (results in \`bench/results/speed.json\`).\n\n` +
     `**Milliseconds per forward step against window length** (one pass over the whole window, 64 canvas rows ` +
     `projected to top-k; in brackets: relative to the shortest window):\n\n` +

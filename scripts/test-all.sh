@@ -104,6 +104,10 @@ check compile npx tsc -p . || true
 check bundle node esbuild.js
 [ -f dist/extension.js ] && [ -f dist/engineProcess.js ] || BUILD_OK=0
 
+# The WebGPU unit tests need a Vulkan loader + driver at process start (test/runners/install-vulkan.sh).
+VULKAN_ENV="${DI_VULKAN_DIR:-${DI_TOOLS_DIR:-$HOME/.cache/diffusion-infill-tools}/vulkan}/env.sh"
+# shellcheck disable=SC1090
+[ -f "$VULKAN_ENV" ] && . "$VULKAN_ENV"
 if [ -d out/test/unit ]; then
   counted unit parse_node node --test --test-concurrency=1 out/test/unit/
 else

@@ -17,7 +17,7 @@ import { CodeTokenizer } from './tokenizer';
 
 export const DEFAULT_PLACEHOLDER = '·';
 
-export interface EngineLoadOptions extends LoadOptions, Pick<SessionOptions, 'outputLocation' | 'forceFp32'> {
+export interface EngineLoadOptions extends LoadOptions, Pick<SessionOptions, 'forceFp32'> {
   /** Run the manifest's full-logits graph instead of the default one (tests, debugging). */
   useFullLogitsGraph?: boolean;
 }

@@ -18,14 +18,12 @@ export interface SessionOptions {
   threads: number;
   /** Run the manifest's `onnx_full_logits` graph instead of `onnx` (parity tests, debugging). */
   useFullLogitsGraph?: boolean;
-  /**
-   * Where a GPU provider leaves the outputs: 'cpu' (default: onnxruntime copies the small top-k tensors
-   * back) or 'gpu-buffer' (the engine downloads them itself). A benchmark knob (bench/speed.ts).
-   */
-  outputLocation?: 'cpu' | 'gpu-buffer';
   /** Never use the manifest's fp16 graph (bench/speed.ts compares both). */
   forceFp32?: boolean;
 }
+
+/** See forward(): an experiment switch read once, so every session of a process agrees. */
+const ROW_BUCKETS = process.env.DI_ROW_BUCKETS === '1';
 
 /** Top-k used when the engine computes predictions from full logits itself. */
 const FULL_LOGITS_TOP_K = 8;
@@ -58,7 +56,6 @@ export class ModelSession {
     private readonly vocabSize: number,
     private readonly maskId: number,
     readonly device: SessionDevice,
-    private readonly gpuOutputs: boolean,
   ) {}
 
   /** Provider the session runs on. */
@@ -92,7 +89,6 @@ export class ModelSession {
         : chooseGraph(manifest, provider, gate.shaderF16, options.forceFp32 === true);
       const file = graph.file;
       try {
-        const gpuOutputs = provider !== 'cpu' && options.outputLocation === 'gpu-buffer';
         const sessionOptions: ort.InferenceSession.SessionOptions = {
           executionProviders: [provider],
           graphOptimizationLevel: 'all',
@@ -100,9 +96,10 @@ export class ModelSession {
           // reported through the attempts instead.
           logSeverityLevel: provider === 'cpu' ? 2 : 4,
         };
-        if (gpuOutputs) {
-          sessionOptions.preferredOutputLocation = 'gpu-buffer';
-        }
+        // Outputs stay at onnxruntime's default location, the CPU: the top-k tensors are small, and in
+        // onnxruntime-node 1.30 reading a 'gpu-buffer' output back (getData) aborts the process
+        // ("terminate called after throwing an instance of 'char const*'", seen on lavapipe), so
+        // preferredOutputLocation buys nothing for a loop whose sampler reads every step's top-k.
         if (options.threads > 0) {
           sessionOptions.intraOpNumThreads = options.threads;
         }
@@ -115,14 +112,7 @@ export class ModelSession {
           precision: graph.precision,
           notes: gate.note ? [gate.note] : [],
         };
-        return new ModelSession(
-          session,
-          outputKind,
-          manifest.vocabSize,
-          manifest.specialTokens.mask,
-          device,
-          gpuOutputs,
-        );
+        return new ModelSession(session, outputKind, manifest.vocabSize, manifest.specialTokens.mask, device);
       } catch (err) {
         if (err instanceof EngineError) {
           throw err;
@@ -150,20 +140,22 @@ export class ModelSession {
     const ids = new ort.Tensor('int64', this.fill(inputIds.length, inputIds), [1, inputIds.length]);
     if (this.outputKind === 'full_logits') {
       const out = await this.session.run({ input_ids: ids });
-      const logits = await floatData(out.logits, this.gpuOutputs);
+      const logits = floatData(out.logits);
       const vocab = out.logits.dims[2];
       return rows.map((row) => topKFromLogits(logits, row * vocab, vocab, FULL_LOGITS_TOP_K, [this.maskId]));
     }
-    // On a GPU the row count is a shape the kernels are specialised (and cached) for: pad it to a bucket
-    // so that a denoising loop whose masked set shrinks step by step reuses a few shapes. Padding rows
-    // repeat the last row and are dropped; rows are independent, so the answers do not change.
-    const width = this.device.provider === 'cpu' ? rows.length : rowBucket(rows.length);
+    // Row buckets (DI_ROW_BUCKETS=1, GPU providers only): pad the row count to a power of two so that a
+    // loop whose masked set shrinks step by step reuses a few shapes (padding rows repeat the last row
+    // and are dropped; rows are independent, so answers do not change). Off by default: on lavapipe it
+    // made a 32-step shrinking loop 1.6-2.1x slower (the padded head rows cost more than any shape
+    // change); bench/device/webgpu-bench.sh measures it on a real GPU.
+    const width = this.device.provider !== 'cpu' && ROW_BUCKETS ? rowBucket(rows.length) : rows.length;
     const padded = this.fill(-width, rows, rows[rows.length - 1] ?? 0);
     const positions = new ort.Tensor('int64', padded, [1, width]);
     const out = await this.session.run({ input_ids: ids, positions });
-    const topIds = (await out.topk_ids.getData(this.gpuOutputs)) as BigInt64Array;
-    const topProbs = await floatData(out.topk_probs, this.gpuOutputs);
-    const entropy = await floatData(out.entropy, this.gpuOutputs);
+    const topIds = out.topk_ids.data as BigInt64Array;
+    const topProbs = floatData(out.topk_probs);
+    const entropy = floatData(out.entropy);
     const k = out.topk_ids.dims[2];
     return rows.map((_, i) => ({
       ids: Array.from(topIds.subarray(i * k, (i + 1) * k), Number),
@@ -227,9 +219,9 @@ export function rowBucket(n: number): number {
   return b;
 }
 
-/** float32 data of an output, whether it came back float16 or sits in a GPU buffer (then released). */
-async function floatData(tensor: ort.Tensor, release: boolean): Promise<Float32Array> {
-  const data = await tensor.getData(release);
+/** float32 data of an output, also when an fp16 graph returns float16. */
+function floatData(tensor: ort.Tensor): Float32Array {
+  const data = tensor.data;
   if (data instanceof Float32Array) {
     return data;
   }
