@@ -255,6 +255,9 @@ describe('errors and recovery', function () {
     assert.match(summary, /available execution providers: .*cpu/i);
     assert.match(summary, /in use: \w+/);
     assert.ok(a.log.entries.some((e) => e.message.startsWith('Diagnose Device: available')));
+    // With the model loaded, one forward pass is timed on every provider that loads (cpu always does).
+    assert.match(summary, /one forward pass at \d+ tokens: cpu [\d.]+ ms/);
+    assert.match(summary, /precision: fp32/);
   });
 
   it('declares the model folder as restricted in untrusted workspaces', () => {
