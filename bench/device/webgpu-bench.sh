@@ -26,9 +26,16 @@ mkdir -p "$OUT" "$WORK"
 exec > >(tee -a "$LOG") 2>&1
 T0=$(date +%s)
 stage() { echo "=== [+$(($(date +%s) - T0))s] $*"; }
+# Stages start only while this many seconds are left of the device call (timeout_s 570), so the files
+# written so far always come back.
+BUDGET_S="${DI_DEVICE_BUDGET_S:-540}"
 run() { # name command...: runs a stage, logs its status, never stops the script
   local name="$1"
   shift
+  if [ $(($(date +%s) - T0)) -gt $((BUDGET_S - 60)) ]; then
+    echo "--- $name: SKIPPED (under 60 s of the ${BUDGET_S} s budget left)"
+    return 0
+  fi
   stage "$name: $*"
   if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED (status $?)"; fi
 }

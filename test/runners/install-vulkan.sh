@@ -42,7 +42,28 @@ APT_OPTS=(-o "Dir::Etc::SourceList=$PREFIX/apt/sources.list" -o "Dir::Etc::Sourc
   -o "Dir::State::Lists=$PREFIX/apt/lists" -o "Dir::Cache=$PREFIX/apt/cache"
   -o "APT::Sandbox::User=root")
 apt-get "${APT_OPTS[@]}" -qq update >&2
-(cd "$PREFIX/debs" && apt-get "${APT_OPTS[@]}" -qq download libvulkan1 "mesa-vulkan-drivers=$MESA_VERSION" >&2)
+# The two packages, plus whichever of their dependencies (recursively) this system lacks: lavapipe needs
+# libLLVM 15, libdrm, xcb and wayland client libraries, present on most desktops but maybe not in CI.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+queue=(libvulkan1 "mesa-vulkan-drivers=$MESA_VERSION")
+seen=" "
+while [ ${#queue[@]} -gt 0 ]; do
+  spec="${queue[0]}"
+  queue=("${queue[@]:1}")
+  name="${spec%%=*}"
+  case "$seen" in *" $name "*) continue ;; esac
+  seen="$seen$name "
+  case "$name" in libvulkan1 | mesa-vulkan-drivers) ;; *) installed "$name" && continue ;; esac
+  if ! (cd "$PREFIX/debs" && apt-get "${APT_OPTS[@]}" -qq download "$spec" >&2); then
+    log "could not download $spec (continuing; the library check below decides)"
+    continue
+  fi
+  deb=$(ls "$PREFIX/debs/${name}_"*.deb | head -n 1)
+  for dep in $(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed -E 's/\|.*//; s/\(.*\)//; s/:any//; s/ //g'); do
+    queue+=("$dep")
+  done
+done
+log "unpacking: $(cd "$PREFIX/debs" && ls | tr '\n' ' ')"
 mkdir -p "$PREFIX/root"
 for deb in "$PREFIX"/debs/*.deb; do
   dpkg -x "$deb" "$PREFIX/root"
