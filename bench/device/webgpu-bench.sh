@@ -37,7 +37,10 @@ run() { # name command...: runs a stage, logs its status, never stops the script
     return 0
   fi
   stage "$name: $*"
-  if "$@"; then echo "--- $name: ok"; else echo "--- $name: FAILED (status $?)"; fi
+  LEFT=$((BUDGET_S - ($(date +%s) - T0)))
+  local cmd=("$@")
+  declare -F "$1" >/dev/null || cmd=(timeout "$LEFT" "$@") # functions apply $LEFT themselves
+  if "${cmd[@]}"; then echo "--- $name: ok"; else echo "--- $name: FAILED (status $?)"; fi
 }
 
 # --- Node and the runtime packages ------------------------------------------------------------------
@@ -90,7 +93,7 @@ fi
 speed() { # name model-dir extra-args...
   local name="$1" model="$2"
   shift 2
-  "$NODE" out/bench/speed.js --model "$model" --lengths "$LENGTHS" --no-write --no-child \
+  timeout "${LEFT:-$BUDGET_S}" "$NODE" out/bench/speed.js --model "$model" --lengths "$LENGTHS" --no-write --no-child \
     --out "$OUT/$name.json" --plot "$WORK/$name.png" "$@"
 }
 
