@@ -122,6 +122,17 @@ export class ModelSession {
           throw new EngineError('model-invalid', `${file}: onnxruntime cannot load the graph (${message})`);
         }
         attempts.push({ provider, reason: `cannot create a session: ${message}` });
+        if (graph.precision === 'fp16') {
+          // The fp16 graph may use what this adapter lacks; the fp32 one on the same GPU is still better
+          // than the next provider.
+          const retry = await ModelSession.create(manifest, {
+            ...options,
+            executionProvider: provider as ExecutionProviderChoice,
+            forceFp32: true,
+          });
+          retry.device.attempts.unshift(...attempts);
+          return retry;
+        }
       }
     }
     throw new EngineError('internal', `no execution provider could load ${manifest.onnxPath}`);
@@ -301,7 +312,7 @@ function chooseGraph(
   }
   const fp16 = fp16GraphPath(manifest);
   if (forceFp32) {
-    return { file: fp32, precision: 'fp32 (fp16 not requested)' };
+    return { file: fp32, precision: 'fp32 (fp16 graph not used)' };
   }
   if (!fp16) {
     return { file: fp32, precision: 'fp32 (the model folder has no fp16 graph: model.json "onnx_fp16")' };

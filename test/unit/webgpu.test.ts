@@ -28,11 +28,18 @@ import { ModelSession, rowBucket } from '../../src/engine/session';
 import { rowsForPositions } from '../../src/engine/shift';
 import { CodeTokenizer } from '../../src/engine/tokenizer';
 import { explainFailure, interpretProbe, isSoftwareAdapter, probeWebGpu } from '../../src/engine/webgpuProbe';
-import { ENGINE_ENTRY, FIXTURE_DIR, REPO_ROOT } from './helpers';
+import { ENGINE_ENTRY, FIXTURE_DIR, REPO_ROOT, tempDir } from './helpers';
 
 const DEFAULT_DIR = path.join(REPO_ROOT, 'models', 'default');
 const QWEN2_DIR = path.join(REPO_ROOT, 'test-artifacts', 'exported', 'opendcoder-tiny');
 const PROB_TOLERANCE = 1e-4;
+/**
+ * fp16 graph on WebGPU against the fp32 graph on the CPU: WebGPU runs the --fp16-compute matmuls and their
+ * accumulation in float16 (the CPU provider runs the same fp16 graph within 3e-4 of fp32, so it upcasts).
+ * Measured on lavapipe with opendcoder-tiny: 3.3e-3 to 1.2e-2. The bound allows float16 arithmetic, not a
+ * wrong graph or wrong weights (those differ by O(0.1-1)); the fp32 parity above stays at 1e-4.
+ */
+const FP16_TOLERANCE = 2e-2;
 const IN_CI = process.env.CI === 'true';
 
 describe('webgpu probe: reading Dawn and the Vulkan loader', () => {
@@ -191,6 +198,57 @@ function ensureQwen2Export(): void {
   );
 }
 
+/** opendcoder-tiny copied (symlinks) plus its own checkpoint exported with --fp16-compute as "onnx_fp16". */
+function qwen2WithFp16Graph(): string {
+  ensureQwen2Export();
+  const dir = tempDir('fp16');
+  for (const name of fs.readdirSync(QWEN2_DIR)) {
+    fs.symlinkSync(path.join(QWEN2_DIR, name), path.join(dir, name));
+  }
+  const python = process.env.DI_PYTHON ?? '/usr/bin/python3';
+  const fp16 = path.join(dir, 'fp16');
+  const checkpoint = path.join(path.dirname(QWEN2_DIR), 'checkpoints', 'opendcoder-tiny');
+  const r = spawnSync(
+    python,
+    ['-m', 'models.export.convert', '--checkpoint', checkpoint, '--out', fp16, '--fp16-compute'],
+    { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 },
+  );
+  assert.equal(r.status, 0, `fp16 export failed: ${(r.stderr || String(r.error)).trim().split('\n').pop()}`);
+  const manifest = JSON.parse(fs.readFileSync(path.join(QWEN2_DIR, 'model.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
+  fs.rmSync(path.join(dir, 'model.json'));
+  fs.writeFileSync(
+    path.join(dir, 'model.json'),
+    JSON.stringify({ ...manifest, onnx_fp16: 'fp16/model.onnx' }),
+  );
+  return dir;
+}
+
+describe('fp16 graph selection (model.json "onnx_fp16")', () => {
+  it('the cpu provider always runs fp32; a missing fp16 file is a broken model folder', async () => {
+    const dir = tempDir('fp16-missing');
+    for (const name of fs.readdirSync(FIXTURE_DIR)) {
+      if (name !== 'model.json') {
+        fs.symlinkSync(path.join(FIXTURE_DIR, name), path.join(dir, name));
+      }
+    }
+    const manifest = JSON.parse(fs.readFileSync(path.join(FIXTURE_DIR, 'model.json'), 'utf8')) as object;
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...manifest, onnx_fp16: 'nope.onnx' }));
+    const cpu = await ModelSession.create(loadManifest(dir), { executionProvider: 'cpu', threads: 1 });
+    assert.equal(cpu.device.precision, 'fp32');
+    await cpu.release();
+    const probe = probeWebGpu();
+    if (probe.ok) {
+      await assert.rejects(
+        ModelSession.create(loadManifest(dir), { executionProvider: 'webgpu', threads: 1 }),
+        /"onnx_fp16" names .*nope\.onnx, which is missing/,
+      );
+    }
+  });
+});
+
 describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
   it('the probe found a working adapter', () => {
     const probe = probeWebGpu();
@@ -207,6 +265,43 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
   it('exported Qwen2 shape (opendcoder-tiny): top-1 equal, probabilities within 1e-4', async () => {
     ensureQwen2Export();
     await assertParity(QWEN2_DIR, 64, 16);
+  });
+
+  it('fp16 graph on a shader-f16 adapter (decided at load), close to the fp32 CPU result', async () => {
+    const dir = qwen2WithFp16Graph();
+    const manifest = loadManifest(dir);
+    const probe = probeWebGpu();
+    const gpu = await createOn(manifest, 'webgpu');
+    const cpu = await createOn(manifest, 'cpu');
+    try {
+      if (!probe.shaderF16) {
+        assert.equal(gpu.device.precision, 'fp32 (the adapter has no shader-f16)');
+        return;
+      }
+      assert.equal(gpu.device.precision, 'fp16');
+      assert.equal(cpu.device.precision, 'fp32');
+      const { ids, positions } = maskedInput(manifest, 64, 16);
+      const rows = rowsForPositions(positions, manifest.logitShift);
+      const a = await cpu.forward(ids, rows);
+      const b = await gpu.forward(ids, rows);
+      let worst = 0;
+      for (let i = 0; i < rows.length; i++) {
+        for (let k = 0; k < a[i].probs.length; k++) {
+          worst = Math.max(worst, Math.abs(a[i].probs[k] - b[i].probs[k]));
+        }
+        // Top-1 must agree wherever float16 rounding cannot swap the two best.
+        if (a[i].probs[0] - a[i].probs[1] > 2 * FP16_TOLERANCE) {
+          assert.equal(b[i].ids[0], a[i].ids[0], `row ${rows[i]}: top-1 id`);
+        }
+      }
+      assert.ok(worst <= FP16_TOLERANCE, `max |dp| ${worst} (fp16 webgpu vs fp32 cpu)`);
+      process.stdout.write(
+        `# opendcoder-tiny fp16 on webgpu vs fp32 cpu: max |dp| ${worst.toExponential(2)}\n`,
+      );
+    } finally {
+      await gpu.release();
+      await cpu.release();
+    }
   });
 
   it('auto does not take a software adapter over the cpu provider; explicit webgpu does and says so', async (t) => {
