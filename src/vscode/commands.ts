@@ -156,6 +156,14 @@ export async function selectModel(d: CommandDeps, folderArg?: string | vscode.Ur
 
 export async function diagnoseDevice(d: CommandDeps): Promise<string> {
   try {
+    if (!d.engine.model) {
+      // The timings need the model: load the configured one now (a broken folder is reported, not fatal).
+      await d.engine.load().catch((err: unknown) => {
+        d.log.warn(
+          `Diagnose Device: the model did not load: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+    }
     const diagnosis = await d.engine.diagnose();
     const lines = [
       `available execution providers: ${diagnosis.providers.join(', ') || '(none reported)'}`,
