@@ -3,7 +3,16 @@
 // Handles ToEngine messages one at a time, in order; answers with FromEngine messages.
 import { InfillEngine } from '../engine';
 import { isAbortError, toEngineError } from '../errors';
-import type { FromEngine, InfillRequest, LoadOptions, ToEngine } from '../protocol';
+import type {
+  FromEngine,
+  InfillRequest,
+  LoadOptions,
+  RefineRequest,
+  ScoreRequest,
+  Snapshot,
+  ToEngine,
+} from '../protocol';
+import { refineRegion, scoreRegion } from '../score';
 import { availableProviders } from '../session';
 
 let engine: InfillEngine | undefined;
@@ -70,12 +79,53 @@ async function infill(request: InfillRequest): Promise<void> {
   }
 }
 
+/** Score and Refine: same cancellation and error path as infill; replies carry the request id. */
+async function operation(request: ScoreRequest | RefineRequest, kind: 'score' | 'refine'): Promise<void> {
+  if (cancelled.delete(request.id)) {
+    lastFinishedId = Math.max(lastFinishedId, request.id);
+    send({ type: 'cancelled', requestId: request.id });
+    return;
+  }
+  if (!engine) {
+    send({ type: 'error', requestId: request.id, code: 'not-loaded', message: 'no model loaded' });
+    return;
+  }
+  const hooks = {
+    onSnapshot: (snapshot: Snapshot) => send({ type: 'snapshot', snapshot }),
+    isCancelled: () => cancelled.has(request.id),
+    betweenSteps: yieldToEvents,
+  };
+  try {
+    if (kind === 'score') {
+      const result = await scoreRegion(engine, request as ScoreRequest, hooks);
+      send({ type: 'scored', requestId: request.id, result });
+    } else {
+      const result = await refineRegion(engine, request as RefineRequest, hooks);
+      send({ type: 'refined', requestId: request.id, result });
+    }
+  } catch (err) {
+    if (isAbortError(err)) {
+      send({ type: 'cancelled', requestId: request.id });
+    } else {
+      const e = toEngineError(err);
+      send({ type: 'error', requestId: request.id, code: e.code, message: e.message });
+    }
+  } finally {
+    cancelled.delete(request.id);
+    lastFinishedId = Math.max(lastFinishedId, request.id);
+  }
+}
+
 async function handle(message: ToEngine): Promise<void> {
   switch (message.type) {
     case 'load':
       return load(message.options);
     case 'infill':
       return infill(message.request);
+    case 'score':
+      return operation(message.request, 'score');
+    case 'refine':
+      return operation(message.request, 'refine');
     case 'diagnose':
       send({
         type: 'diagnosis',
