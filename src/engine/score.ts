@@ -491,12 +491,29 @@ function regionWindow(
     inputIds: [...leadIds, ...p.ids, ...regionIds, ...s.ids],
     start: leadIds.length + p.ids.length,
     regionIds,
-    spans: tokenSpans(regionIds, decode),
+    spans: regionSpans(tokenizer, regionIds, decode),
     movedWhitespace: whitespace,
     prefixText: p.text,
     suffixText: s.text,
     notes,
   };
+}
+
+/**
+ * Token spans by summing single-token pieces when they decode back to the whole text (the common case:
+ * no character split across tokens), else the exact but quadratic prefix decoding of spans.ts.
+ */
+function regionSpans(
+  tokenizer: CodeTokenizer,
+  ids: readonly number[],
+  decode: (ids: readonly number[]) => string,
+): Span[] {
+  const pieces = ids.map((id) => tokenizer.piece(id));
+  if (pieces.join('') !== decode(ids)) {
+    return tokenSpans(ids, decode);
+  }
+  let at = 0;
+  return pieces.map((p) => ({ start: at, end: (at += p.length) }));
 }
 
 function checkStrings(request: { prefix: unknown; text: unknown; suffix: unknown }): void {
