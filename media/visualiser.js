@@ -119,7 +119,12 @@
       cells.replaceChildren();
       return;
     }
-    noticeEl.hidden = true;
+    if (last.trace.tracedFrom) {
+      noticeEl.hidden = false;
+      noticeEl.textContent = `The visualiser opened at step ${last.trace.tracedFrom} of this request: tokens committed before are shown as committed at that step.`;
+    } else {
+      noticeEl.hidden = true;
+    }
     draw(last.trace, last.step);
   }
 
@@ -129,7 +134,7 @@
       slider.disabled = true;
       return;
     }
-    slider.min = '0';
+    slider.min = String(last.trace.tracedFrom || 0);
     slider.max = String(last.step);
     slider.value = String(last.step);
     slider.disabled = false;

@@ -230,6 +230,17 @@ export class EngineClient {
     });
   }
 
+  /** Asks the engine to trace the infills in flight from their next step on (the visualiser just opened). */
+  traceInFlight(): void {
+    for (const id of this.infills.keys()) {
+      try {
+        this.post({ type: 'trace', requestId: id });
+      } catch {
+        // the child is gone; the request fails through its own path
+      }
+    }
+  }
+
   /** Execution providers this build offers and which one the loaded model uses. */
   async diagnose(): Promise<Diagnosis> {
     this.checkNotDisposed();

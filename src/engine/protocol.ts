@@ -102,6 +102,8 @@ export interface SnapshotTrace {
   ends: boolean[];
   /** Every commit and re-mask since the previous snapshot of this request, in order. */
   events: TraceEvent[];
+  /** Set when tracing started mid-request (`trace` message): commits before it are dated to this step. */
+  tracedFrom?: number;
 }
 
 export interface Snapshot {
@@ -251,6 +253,8 @@ export type ToEngine =
   | { type: 'score'; request: ScoreRequest }
   | { type: 'refine'; request: RefineRequest }
   | { type: 'cancel'; requestId: number }
+  /** Start tracing a running request (the visualiser opened after it started); handled on arrival. */
+  | { type: 'trace'; requestId: number }
   | { type: 'diagnose' }
   | { type: 'unload' }
   | { type: 'dispose' };

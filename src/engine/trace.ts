@@ -18,12 +18,15 @@ export class CanvasTracer {
   constructor(
     private readonly state: CanvasState,
     private readonly pieces: PieceSource,
+    /** Step at which tracing starts (a visualiser opened mid-request); earlier commits are dated to it. */
+    readonly from = 0,
   ) {
     this.tokens = new Array<number | null>(state.length).fill(null);
     this.remasks = new Array<number>(state.length).fill(0);
     this.commitSteps = new Array<number | null>(state.length).fill(null);
-    // Positions that start committed (Refine Selection keeps the tokens it trusts) count as step 0.
-    this.observe(0);
+    // Positions already committed (kept by Refine Selection, or committed before the visualiser opened)
+    // are dated to the step tracing starts at.
+    this.observe(from);
   }
 
   /** Records what changed since the last call; `step` is the step just finished. */
@@ -70,6 +73,7 @@ export class CanvasTracer {
       remasks: [...this.remasks],
       ends: this.tokens.map((t) => t !== null && s.isEnd(t)),
       events,
+      ...(this.from > 0 ? { tracedFrom: this.from } : {}),
     };
   }
 }

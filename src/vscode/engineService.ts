@@ -25,8 +25,7 @@ export class EngineService implements vscode.Disposable {
   private crashTold = false;
   /** Increments on every crash; a request compares it to tell a crash from another error. */
   crashes = 0;
-  /** Set while the denoising visualiser is open: requests then ask the engine for per-position traces. */
-  trace = false;
+  private traceOn = false;
 
   constructor(
     private readonly enginePath: string,
@@ -37,6 +36,18 @@ export class EngineService implements vscode.Disposable {
   ) {
     this.idleUnloadMs = settings.idleUnloadMs;
     this.client = this.createClient();
+  }
+
+  /** Set while the denoising visualiser is open: requests then ask the engine for per-position traces. */
+  get trace(): boolean {
+    return this.traceOn;
+  }
+
+  set trace(on: boolean) {
+    if (on && !this.traceOn) {
+      this.client.traceInFlight(); // a request already running is traced from its next step
+    }
+    this.traceOn = on;
   }
 
   get state(): EngineState {

@@ -110,6 +110,10 @@ export class Visualiser implements vscode.Disposable {
     });
   }
 
+  close(): void {
+    this.panel?.dispose();
+  }
+
   private follow(f: Followed): void {
     const active = !FINISHED.has(f.state) || f.state === 'ready';
     if (active) {

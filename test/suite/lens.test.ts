@@ -204,5 +204,31 @@ describe('Denoising visualiser switch', function () {
     );
     assert.ok(a.visualiser.sent.some((m) => m.type === 'request' && m.id === open.id));
     await vscode.commands.executeCommand('diffusionInfill.reject');
+    a.visualiser.close();
+    assert.strictEqual(a.engine.trace, false, 'closing the panel stops tracing');
+  });
+
+  it('opened during a running preview, it traces that request from its next step on', async () => {
+    await setSetting('sampler.strategy', 'sequential');
+    await setSetting('context.defaultLength', 96);
+    const editor = await openFile(HEAD + CLEAN_BODY + TAIL);
+    const end = editor.document.lineAt(editor.document.lineCount - 1).range.end;
+    editor.selection = new vscode.Selection(end, end);
+    const s = await startSession(a, 'diffusionInfill.infillSelection');
+    await waitFor('two snapshots', () => s.snapshots.length >= 2 || s.state !== 'running');
+    assert.strictEqual(s.state, 'running');
+    assert.ok(s.snapshots.every((x) => x.trace === undefined));
+    await vscode.commands.executeCommand('diffusionInfill.showVisualiser');
+    await waitForState(s, ['ready']);
+    const traced = s.snapshots.filter((x) => x.trace);
+    assert.ok(traced.length > 0, 'later snapshots carry a trace');
+    assert.ok(
+      traced.every((x) => (x.trace!.tracedFrom ?? 0) > 1),
+      'dated from the step tracing started',
+    );
+    assert.strictEqual(traced.at(-1)!.trace!.pieces.filter((p) => p === null).length, 0);
+    await vscode.commands.executeCommand('diffusionInfill.reject');
+    a.visualiser.close();
+    await resetSettings(['sampler.strategy', 'context.defaultLength']);
   });
 });

@@ -264,6 +264,34 @@ describe('infill trace for the visualiser (fixture)', { skip: fixtureSkip() }, (
   });
 });
 
+describe('tracing from the middle of a request (fixture)', { skip: fixtureSkip() }, () => {
+  it('isTraced turning on mid-request: later snapshots carry a trace dated from that step', async () => {
+    const engine = await InfillEngine.load({ modelDir: FIXTURE_DIR, executionProvider: 'cpu', threads: 1 });
+    try {
+      const snapshots: Snapshot[] = [];
+      await engine.infill(
+        {
+          id: 4,
+          prefix: PREFIX,
+          suffix: SUFFIX,
+          canvasTokens: 16,
+          sampler: { strategy: 'sequential', blockSize: 0 },
+        },
+        { onSnapshot: (s) => snapshots.push(s), isTraced: () => snapshots.length >= 3 },
+      );
+      assert.ok(snapshots.slice(0, 3).every((s) => s.trace === undefined));
+      const traced = snapshots.slice(3);
+      assert.ok(traced.length > 0 && traced.every((s) => s.trace?.tracedFrom === 4));
+      // Positions committed before tracing started are dated to its first step.
+      const first = traced[0].trace!;
+      assert.equal(first.commitStep.filter((c) => c === 4).length, 4);
+      assert.equal(first.events.filter((e) => e.kind === 'commit').length, 4);
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
+
 describe('scope and expansion helpers', () => {
   it('identifierExpansion takes the other pieces of a split identifier, not its neighbours', () => {
     const pieces = [' total', '_', 'count', ' =', ' 0'];

@@ -17,6 +17,8 @@ import { availableProviders } from '../session';
 
 let engine: InfillEngine | undefined;
 const cancelled = new Set<number>();
+/** Running requests asked to trace from now on (the visualiser opened mid-request). */
+const traced = new Set<number>();
 /** Request ids grow; a cancel for an id at or below this one arrived after its answer and is dropped. */
 let lastFinishedId = 0;
 /** Messages are handled strictly in order; cancels bypass the queue so they reach a running infill. */
@@ -64,6 +66,7 @@ async function infill(request: InfillRequest): Promise<void> {
       onSnapshot: (snapshot) => send({ type: 'snapshot', snapshot }),
       isCancelled: () => cancelled.has(request.id),
       betweenSteps: yieldToEvents,
+      isTraced: () => traced.has(request.id),
     });
     send({ type: 'result', result });
   } catch (err) {
@@ -75,6 +78,7 @@ async function infill(request: InfillRequest): Promise<void> {
     }
   } finally {
     cancelled.delete(request.id);
+    traced.delete(request.id);
     lastFinishedId = Math.max(lastFinishedId, request.id);
   }
 }
@@ -145,6 +149,7 @@ async function handle(message: ToEngine): Promise<void> {
       process.exit(0);
       return;
     case 'cancel':
+    case 'trace':
       // Handled on arrival (below); never queued.
       return;
   }
@@ -154,6 +159,12 @@ process.on('message', (message: ToEngine) => {
   if (message.type === 'cancel') {
     if (message.requestId > lastFinishedId) {
       cancelled.add(message.requestId);
+    }
+    return;
+  }
+  if (message.type === 'trace') {
+    if (message.requestId > lastFinishedId) {
+      traced.add(message.requestId);
     }
     return;
   }
