@@ -12,6 +12,7 @@ import type { EngineService } from './engineService';
 import type { Log } from './log';
 import type { RefineController } from './refine';
 import { formatProb } from './refine';
+import { checkDocument, RefusedError } from './documentRequest';
 import { regionContext } from './regionContext';
 import { SECTION, type Settings } from './settings';
 import type { Ui } from './ui';
@@ -130,6 +131,18 @@ export class ConfidenceLens implements vscode.Disposable {
       return undefined;
     }
     const document = editor.document;
+    try {
+      checkDocument(document);
+    } catch (err) {
+      if (err instanceof RefusedError) {
+        this.skipped.push(err.message);
+        if (trigger === 'command') {
+          this.ui.error(err.message);
+        }
+        return undefined;
+      }
+      throw err;
+    }
     const version = document.version;
     const settings = this.settings();
     const lens = readLensSettings();

@@ -9,6 +9,7 @@ import type { RefineResult, Snapshot } from '../engine/protocol';
 import { describeError, type InfillController } from './controller';
 import type { EngineService } from './engineService';
 import type { Log } from './log';
+import { checkDocument, RefusedError } from './documentRequest';
 import { allocateRequestId } from './preview';
 import { regionContext } from './regionContext';
 import { SECTION, type Settings } from './settings';
@@ -127,6 +128,15 @@ export class RefineController implements vscode.Disposable {
     if (this.controller.current?.active) {
       this.refuse('an infill preview is active: accept or reject it first.');
       return undefined;
+    }
+    try {
+      checkDocument(editor.document); // binary or huge documents are refused, as for infill
+    } catch (err) {
+      if (err instanceof RefusedError) {
+        this.refuse(err.message);
+        return undefined;
+      }
+      throw err;
     }
     if (this.session?.active) {
       this.cancel('superseded by a new request');

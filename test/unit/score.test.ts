@@ -171,6 +171,17 @@ describe('pseudo-likelihood scoring (fixture)', { skip: fixtureSkip() }, () => {
     }
   });
 
+  it('refine with the threshold at the lowest computed score: nothing is strictly below it, nothing changes', async () => {
+    const scores = await scoreRegion(engine, REQUEST);
+    const lowest = Math.min(...scores.tokens.map((t) => t.prob));
+    const result = await refineRegion(engine, { ...REQUEST, threshold: lowest });
+    assert.deepEqual(result.doubtful, []);
+    assert.equal(result.text, BODY);
+    assert.equal(result.changed, false);
+    const above = await refineRegion(engine, { ...REQUEST, threshold: lowest + 1e-9 });
+    assert.ok(above.doubtful.length >= 1, 'just above the lowest score, the lowest token is doubtful');
+  });
+
   it('refine: at most maxFraction of the tokens, lowest first', async () => {
     const result = await refineRegion(engine, { ...REQUEST, threshold: 1, maxFraction: 0.1 });
     const n = result.scores.tokens.length;
@@ -350,5 +361,35 @@ describe('score and refine through the engine process', { skip: fixtureSkip() },
     const after = await client.score(request);
     assert.equal(after.passes, 4, 'the engine serves the next request after a cancel');
     assert.equal(client.state, 'ready');
+  });
+});
+
+describe('scoring on the full-logits graph (fixture)', { skip: fixtureSkip() }, () => {
+  it('gives the same top-k and probabilities as the positions_topk head', async () => {
+    const topk = await InfillEngine.load({ modelDir: FIXTURE_DIR, executionProvider: 'cpu', threads: 1 });
+    const full = await InfillEngine.load({
+      modelDir: FIXTURE_DIR,
+      executionProvider: 'cpu',
+      threads: 1,
+      useFullLogitsGraph: true,
+    });
+    try {
+      const a = await scoreRegion(topk, REQUEST);
+      const b = await scoreRegion(full, REQUEST);
+      assert.equal(a.tokens.length, b.tokens.length);
+      a.tokens.forEach((t, i) => {
+        const u = b.tokens[i];
+        assert.equal(t.text, u.text);
+        assert.equal(t.rank, u.rank);
+        assert.ok(Math.abs(t.prob - u.prob) < 1e-4, `${t.prob} vs ${u.prob}`);
+        assert.deepEqual(
+          t.alternatives.map((x) => x.text),
+          u.alternatives.map((x) => x.text),
+        );
+      });
+    } finally {
+      await topk.dispose();
+      await full.dispose();
+    }
   });
 });
