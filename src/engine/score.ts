@@ -343,7 +343,7 @@ export function identifierExpansion(
 }
 
 /** Score indices of the whole lines (within the region) of doubtful tokens that sit in a parse error. */
-async function parseErrorLines(
+export async function parseErrorLines(
   request: RefineRequest,
   tokens: readonly TokenScore[],
   doubtful: readonly number[],

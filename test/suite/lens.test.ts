@@ -29,6 +29,7 @@ const TOUCHED = [
   'sampler.strategy',
   'preview.snapshotInterval',
   'context.defaultLength',
+  'refine.threshold',
 ];
 
 describe('Confidence lens', function () {
@@ -206,6 +207,31 @@ describe('Denoising visualiser switch', function () {
     await vscode.commands.executeCommand('diffusionInfill.reject');
     a.visualiser.close();
     assert.strictEqual(a.engine.trace, false, 'closing the panel stops tracing');
+  });
+
+  it('follows a Refine Selection request too: its snapshots reach the panel with a trace', async () => {
+    await setSetting('refine.threshold', 1);
+    await vscode.commands.executeCommand('diffusionInfill.showVisualiser');
+    await waitFor('the webview to load', () => a.visualiser.isOpen && a.visualiser.sent.length > 0, 20_000);
+    const editor = await openFile(HEAD + PLANTED_BODY + TAIL);
+    editor.selection = new vscode.Selection(1, 0, 7, 0);
+    const s = (await vscode.commands.executeCommand('diffusionInfill.refineSelection')) as {
+      id: number;
+      state: string;
+      snapshots: { trace?: unknown }[];
+    };
+    await waitFor('the refinement', () => s.state !== 'running');
+    assert.strictEqual(s.state, 'ready');
+    assert.ok(s.snapshots.length > 0 && s.snapshots.every((x) => x.trace !== undefined));
+    await waitFor('the refine request in the panel', () =>
+      a.visualiser.sent.some((m) => m.type === 'request' && m.id === s.id && m.kind === 'refine'),
+    );
+    await waitFor('its snapshots in the panel', () =>
+      a.visualiser.sent.some((m) => m.type === 'snapshots' && m.id === s.id),
+    );
+    await vscode.commands.executeCommand('diffusionInfill.rejectRefinement');
+    a.visualiser.close();
+    await resetSettings(['refine.threshold']);
   });
 
   it('opened during a running preview, it traces that request from its next step on', async () => {

@@ -12,6 +12,7 @@ import {
   enclosingFunction,
   identifierExpansion,
   indentationBlock,
+  parseErrorLines,
   refineRegion,
   scoreRegion,
 } from '../../src/engine/score';
@@ -206,6 +207,26 @@ describe('pseudo-likelihood scoring (fixture)', { skip: fixtureSkip() }, () => {
     assert.ok(last.trace);
     const commits = snapshots.flatMap((s) => s.trace!.events).filter((e) => e.kind === 'commit');
     assert.ok(commits.length >= result.remasked.length);
+  });
+
+  it('a doubtful token inside a parse error takes its whole line with it; outside one, nothing more', async () => {
+    const broken = BODY.replace('    return True', '    return True)');
+    const request: RefineRequest = { ...REQUEST, text: broken };
+    const { tokens } = await scoreRegion(engine, request);
+    const paren = tokens.findIndex((t) => t.text === ')' && t.start > broken.indexOf('return True'));
+    assert.ok(paren >= 0);
+    const lineStart = broken.indexOf('    return True)');
+    const expected = tokens
+      .map((t, i) => (t.start >= lineStart && t.text.trim().length > 0 ? i : -1))
+      .filter((i) => i >= 0);
+    assert.deepEqual(await parseErrorLines(request, tokens, [paren]), expected);
+    assert.deepEqual(
+      expected.map((i) => tokens[i].text.trim()),
+      ['return', 'True', ')'],
+    );
+    // A doubtful token on a line that parses: no line expansion.
+    const clean = await scoreRegion(engine, REQUEST);
+    assert.deepEqual(await parseErrorLines(REQUEST, clean.tokens, [0, 1]), []);
   });
 
   it('a shifted model scores a region at the very start of a file (lead token)', async () => {
