@@ -8,14 +8,8 @@ import { EngineClient } from '../../src/engine/client';
 import { InfillEngine } from '../../src/engine/engine';
 import type { PositionPredictor } from '../../src/engine/predictor';
 import type { RefineRequest, ScoreRequest, Snapshot } from '../../src/engine/protocol';
-import {
-  enclosingFunction,
-  identifierExpansion,
-  indentationBlock,
-  parseErrorLines,
-  refineRegion,
-  scoreRegion,
-} from '../../src/engine/score';
+import { identifierExpansion, parseErrorLines, refineRegion, scoreRegion } from '../../src/engine/score';
+import { enclosingFunction, indentationBlock } from '../../src/engine/scope';
 import { copyFixture, ENGINE_ENTRY, FIXTURE_DIR, fixtureSkip } from './helpers';
 
 const PREFIX = 'def is_prime(n):\n';
