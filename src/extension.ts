@@ -6,11 +6,15 @@ import { registerCommands } from './vscode/commands';
 import { InfillController } from './vscode/controller';
 import { RegionDecoration } from './vscode/decorations';
 import { EngineService } from './vscode/engineService';
+import { registerFeatureCommands } from './vscode/featureCommands';
 import { GhostTextRenderer } from './vscode/ghostText';
+import { ConfidenceLens } from './vscode/lens';
 import { Log } from './vscode/log';
+import { RefineController } from './vscode/refine';
 import { readSettings, SECTION, type Settings } from './vscode/settings';
 import { StatusBar } from './vscode/statusBar';
 import { Ui } from './vscode/ui';
+import { Visualiser } from './vscode/visualiser';
 
 export interface DiffusionInfillApi {
   readonly controller: InfillController;
@@ -19,6 +23,9 @@ export interface DiffusionInfillApi {
   readonly log: Log;
   readonly ui: Ui;
   readonly renderer: GhostTextRenderer;
+  readonly refine: RefineController;
+  readonly lens: ConfidenceLens;
+  readonly visualiser: Visualiser;
   settings(): Settings;
 }
 
@@ -38,6 +45,9 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
   const decoration = new RegionDecoration();
   const getSettings = () => settings;
   const controller = new InfillController(engine, renderer, decoration, statusBar, log, ui, getSettings);
+  const refine = new RefineController(engine, controller, statusBar, log, ui, getSettings);
+  const lens = new ConfidenceLens(engine, controller, refine, log, ui, getSettings);
+  const visualiser = new Visualiser(context.extensionUri, engine, controller, refine);
 
   context.subscriptions.push(
     log,
@@ -47,6 +57,10 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
     decoration,
     controller,
     ...registerCommands({ controller, engine, log, ui, status: statusBar, settings: getSettings }),
+    refine,
+    lens,
+    visualiser,
+    ...registerFeatureCommands({ visualiser, refine, lens }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         settings = readSettings(context.extensionPath);
@@ -58,7 +72,18 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
   log.info(
     `activated (VS Code ${vscode.version}); model folder ${settings.modelFolder}${settings.modelFolderFromSetting ? '' : ' (bundled)'}`,
   );
-  return { controller, engine, statusBar, log, ui, renderer, settings: getSettings };
+  return {
+    controller,
+    engine,
+    statusBar,
+    log,
+    ui,
+    renderer,
+    refine,
+    lens,
+    visualiser,
+    settings: getSettings,
+  };
 }
 
 export function deactivate(): void {

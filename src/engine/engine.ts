@@ -14,6 +14,7 @@ import { ModelSession, type SessionOptions } from './session';
 import { leadingContextRequired } from './shift';
 import { SyntaxChecker } from './syntax';
 import { CodeTokenizer } from './tokenizer';
+import { CanvasTracer } from './trace';
 
 export const DEFAULT_PLACEHOLDER = '·';
 
@@ -26,6 +27,8 @@ export interface InfillHooks {
   onSnapshot?: (snapshot: Snapshot) => void;
   isCancelled?: () => boolean;
   betweenSteps?: () => Promise<void>;
+  /** The visualiser opened after the request started: trace from the next step on. */
+  isTraced?: () => boolean;
 }
 
 /** Grammars worth loading before the first request (the rest load on first use). */
@@ -116,6 +119,7 @@ export class InfillEngine {
     const parseErrors = await this.parseErrorFinder(request, window, notes);
     const placeholder = request.placeholder ?? DEFAULT_PLACEHOLDER;
     const interval = request.snapshotIntervalMs ?? 0;
+    let tracer = request.trace && hooks.onSnapshot ? new CanvasTracer(state, this.tokenizer) : undefined;
     let lastSentMs = -Infinity;
     let lastSentStep = -1;
     let nfe = 0;
@@ -134,6 +138,7 @@ export class InfillEngine {
         canvasLength: window.canvasLength,
         nfe,
         elapsedMs: Math.round(elapsedMs),
+        ...(tracer ? { trace: tracer.take() } : {}),
       });
     };
     const denoiseStart = performance.now();
@@ -149,6 +154,10 @@ export class InfillEngine {
       betweenSteps: hooks.betweenSteps,
       onStep: (progress) => {
         nfe = progress.nfe;
+        if (!tracer && hooks.onSnapshot && hooks.isTraced?.()) {
+          tracer = new CanvasTracer(state, this.tokenizer, progress.step);
+        }
+        tracer?.observe(progress.step);
         const elapsed = performance.now() - t0;
         if (elapsed - lastSentMs >= interval) {
           send(progress.step, elapsed);
