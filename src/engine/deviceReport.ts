@@ -31,7 +31,7 @@ export async function deviceReport(engine: InfillEngine, threads: number): Promi
         ms: await timeForward(engine.session, ids, positions),
         adapter: engine.session.device.adapter,
         precision: engine.session.device.precision,
-        note: [...engine.session.device.notes, '(in use)'].join(' '),
+        note: ['in use', ...engine.session.device.notes].join('; '),
       });
       continue;
     }

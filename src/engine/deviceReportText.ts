@@ -11,9 +11,6 @@ export function describeReport(report: DeviceReport): string[] {
   if (report.precision) {
     lines.push(`precision: ${report.precision}`);
   }
-  for (const a of report.attempts) {
-    lines.push(`not used: ${a.provider}: ${a.reason}`);
-  }
   for (const n of report.notes) {
     lines.push(`note: ${n}`);
   }

@@ -46,6 +46,8 @@ export function providerOrder(
 }
 
 /** One line for logs and tooltips: "cuda: <reason>; webgpu: <reason>". */
-export function describeAttempts(attempts: readonly ProviderAttempt[]): string | undefined {
+export function describeAttempts(
+  attempts: readonly { provider: string; reason: string }[],
+): string | undefined {
   return attempts.length > 0 ? attempts.map((a) => `${a.provider}: ${a.reason}`).join('; ') : undefined;
 }

@@ -44,6 +44,11 @@ export class StatusBar implements vscode.Disposable {
     return this.item.text;
   }
 
+  /** The hover text (provider, adapter, providers not used and why); read by the in-host tests. */
+  get tooltip(): string {
+    return typeof this.item.tooltip === 'string' ? this.item.tooltip : (this.item.tooltip?.value ?? '');
+  }
+
   setProvider(name: string, fallbackReason?: string, detail?: ProviderDetail): void {
     this.provider = { name, fallbackReason, detail };
     this.render();

@@ -258,6 +258,18 @@ describe('errors and recovery', function () {
     // With the model loaded, one forward pass is timed on every provider that loads (cpu always does).
     assert.match(summary, /one forward pass at \d+ tokens: cpu [\d.]+ ms/);
     assert.match(summary, /precision: fp32/);
+    // The status bar's hover names the provider in use and, where GPU providers exist, why each was not used.
+    const tooltip = a.statusBar.tooltip;
+    assert.match(tooltip, new RegExp(`Execution provider: ${a.engine.model?.executionProvider}`));
+    const onLinuxCpu =
+      process.platform === 'linux' && process.arch === 'x64' && a.engine.model?.executionProvider === 'cpu';
+    if (onLinuxCpu && a.settings().executionProvider === 'auto') {
+      assert.match(tooltip, /cuda: its provider library is not installed/);
+      assert.match(
+        tooltip,
+        /webgpu: (no Vulkan loader|only a software adapter|the Vulkan loader found no driver|no )/,
+      );
+    }
   });
 
   it('declares the model folder as restricted in untrusted workspaces', () => {

@@ -15,6 +15,7 @@ import type {
   ToEngine,
 } from '../protocol';
 import { refineRegion, scoreRegion } from '../score';
+import { describeAttempts } from '../providers';
 import { availableProviders } from '../session';
 
 let engine: InfillEngine | undefined;
@@ -156,7 +157,9 @@ async function handle(message: ToEngine): Promise<void> {
         type: 'diagnosis',
         providers: availableProviders(),
         inUse: engine?.info.executionProvider,
-        fallbackReason: engine?.info.fallbackReason ?? engine?.info.providerNote,
+        // The providers skipped on the way to the one in use (forced choice or auto); notes such as a
+        // software adapter are in the report, not here.
+        fallbackReason: engine?.info.fallbackReason ?? describeAttempts(engine?.info.attempts ?? []),
         report,
       });
       return;
