@@ -96,7 +96,8 @@ export function interpretProbe(
   spawnError: string | undefined,
   ms: number,
 ): WebGpuProbe {
-  const adapter = /Using "([^"]+)" with driver/.exec(stderr)?.[1];
+  // The last device created is the one the probe's sessions ran on (Dawn may open others while choosing).
+  const adapter = [...stderr.matchAll(/Using "([^"]+)" with driver/g)].pop()?.[1];
   const software = isSoftwareAdapter(adapter);
   const line = /^DI_PROBE (.*)$/m.exec(stdout)?.[1];
   let verdict: { f32: string; f16: string } | undefined;

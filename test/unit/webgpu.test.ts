@@ -88,6 +88,12 @@ describe('webgpu probe: reading Dawn and the Vulkan loader', () => {
     for (const name of ['NVIDIA GeForce RTX 4070 Laptop GPU', 'AMD Radeon 780M (RADV PHOENIX)', undefined]) {
       assert.ok(!isSoftwareAdapter(name), String(name));
     }
+    const two =
+      'Using "llvmpipe (LLVM 15.0.6, 256 bits)" with driver: "/a"\nUsing "AMD Radeon 780M (RADV PHOENIX)" with driver: "/b"\n';
+    assert.equal(
+      interpretProbe('DI_PROBE {"f32":"ok","f16":"ok"}\n', two, 0, undefined, 5).adapter,
+      'AMD Radeon 780M (RADV PHOENIX)',
+    );
     const noF16 = interpretProbe('DI_PROBE {"f32":"ok","f16":"error x"}\n', '', 0, undefined, 5);
     assert.equal(noF16.shaderF16, false);
   });
