@@ -20,6 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -102,7 +103,9 @@ function copyTree(from, to, keep) {
 
 /** The JavaScript of onnxruntime-node and onnxruntime-common that runs (no maps, types, sources). */
 function stageRuntimeJs(nodeModules) {
-  const js = (n) => n.endsWith('.js');
+  // package.json files inside dist/ matter: onnxruntime-common's dist/cjs/package.json marks the
+  // folder CommonJS inside a "type": "module" package.
+  const js = (n) => n.endsWith('.js') || n === 'package.json';
   const ortNode = path.join(NM, 'onnxruntime-node');
   copy(path.join(ortNode, 'package.json'), path.join(nodeModules, 'onnxruntime-node', 'package.json'));
   copyTree(path.join(ortNode, 'dist'), path.join(nodeModules, 'onnxruntime-node', 'dist'), js);
@@ -271,8 +274,16 @@ function main(argv) {
       throw new Error(`unknown target ${t} (one of ${Object.keys(TARGETS).join(', ')})`);
     }
   }
-  const work = path.join(ROOT, 'build', 'vsix-stage');
-  fs.rmSync(work, { recursive: true, force: true });
+  // A fresh staging folder per run, so that runs in parallel (a test and a build) cannot collide.
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'di-vsix-'));
+  try {
+    build(argv, targets, outDir, work);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function build(argv, targets, outDir, work) {
   const bundle = path.join(work, 'bundle');
   run(process.execPath, [path.join(ROOT, 'esbuild.js'), '--production', `--outdir=${bundle}`], { cwd: ROOT });
   const text = notices(bundledPackagesOf(path.join(bundle, 'meta.json')));

@@ -8,6 +8,7 @@ import { RegionDecoration } from './vscode/decorations';
 import { EngineService } from './vscode/engineService';
 import { GhostTextRenderer } from './vscode/ghostText';
 import { Log } from './vscode/log';
+import { guardPlatform } from './vscode/platform';
 import { readSettings, SECTION, type Settings } from './vscode/settings';
 import { StatusBar } from './vscode/statusBar';
 import { Ui } from './vscode/ui';
@@ -22,7 +23,8 @@ export interface DiffusionInfillApi {
   settings(): Settings;
 }
 
-export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
+export function activate(context: vscode.ExtensionContext): DiffusionInfillApi | undefined {
+  if (!guardPlatform(context, vscode)) return undefined; // no ONNX Runtime binary here: say so, no crash
   let settings = readSettings(context.extensionPath);
   const log = new Log();
   const ui = new Ui();
