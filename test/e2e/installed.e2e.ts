@@ -1,0 +1,240 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+// Browser end-to-end on the installed VSIX (test/runners/code-server.sh e2e installs the linux-x64
+// VSIX and a test-only second inline-completion provider; no smoke-test driver, so notification
+// toasts show as they do for a user): Diagnose Device's message, the missing-model message with its
+// buttons, an infill with the model bundled in the VSIX, and Tab with another inline provider active.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import type { Browser, Page } from 'playwright-core';
+import { env, launchBrowser } from '../runners/browser';
+import {
+  clearNotifications,
+  editorLines,
+  focusEditor,
+  ghostText,
+  goToLine,
+  isDirty,
+  mergeSettings,
+  openFile,
+  openWorkbench,
+  outputPanelText,
+  runCommand,
+  selectWholeLines,
+  statusText,
+  waitForDirty,
+  waitForStatus,
+  waitForToast,
+} from './workbench';
+
+const FILE = 'sample.py';
+const PLACEHOLDER = '░';
+/** Last line (1-based) of the body of word_counts in sample.py. */
+const BODY_END = 10;
+const OTHER = 'OTHER_PROVIDER_TEXT';
+const MODEL_SETTING = 'diffusionInfill.model.folder';
+const FIXTURE = () => path.join(env('DI_EXTENSION_ROOT'), 'models', 'fixture');
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function normalise(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/\s+$/, ''));
+}
+
+/** Shows the extension's log in the Output panel and waits for a line matching `pattern`. */
+async function waitForLog(page: Page, pattern: RegExp, timeout = 30_000): Promise<string> {
+  await runCommand(page, 'Diffusion Infill: Show Log');
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const text = await outputPanelText(page);
+    // The latest matching line: earlier tests leave lines of their own.
+    const line = text
+      .split('\n')
+      .reverse()
+      .find((l) => pattern.test(l));
+    if (line) {
+      return line;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no log line matching ${pattern}; Output panel shows:\n${text}`);
+    }
+    await page.waitForTimeout(200);
+  }
+}
+
+describe('installed VSIX (code-server, no smoke-test driver)', function () {
+  let browser: Browser;
+  let page: Page;
+  const artifacts = env('DI_ARTIFACTS');
+  const sourceLines = fs.readFileSync(path.join(env('DI_WORKSPACE'), FILE), 'utf8').split('\n');
+
+  /** Runs Infill Selection on the body of word_counts, waits for the final frame, accepts with Tab. */
+  async function infillAndAccept(): Promise<string> {
+    await focusEditor(page);
+    await selectWholeLines(page, 2, BODY_END);
+    await runCommand(page, 'Diffusion Infill: Infill Selection');
+    await waitForStatus(page, /Tab accept/);
+    for (let i = 0; i < 100 && (await ghostText(page)).includes(PLACEHOLDER); i++) {
+      await page.waitForTimeout(50);
+    }
+    await page.waitForTimeout(200);
+    const final = await ghostText(page);
+    assert.ok(!final.includes(PLACEHOLDER), `final frame without masks: ${JSON.stringify(final)}`);
+    await page.keyboard.press('Tab');
+    const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
+    const suffix = sourceLines.slice(BODY_END).join('\n');
+    // The DOM cannot tell whether the ghost text ended with a newline: allow both.
+    const candidates = [final, final + '\n'].map((c) =>
+      JSON.stringify(normalise((prefix + c + suffix).split('\n'))),
+    );
+    let lines: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      lines = normalise(await editorLines(page));
+      if (candidates.includes(JSON.stringify(lines))) {
+        break;
+      }
+      await page.waitForTimeout(25);
+    }
+    assert.ok(candidates.includes(JSON.stringify(lines)), `buffer after Tab:\n${lines.join('\n')}`);
+    await waitForDirty(page, true);
+    return final;
+  }
+
+  before(async () => {
+    fs.mkdirSync(artifacts, { recursive: true });
+    mergeSettings('User', {
+      // Log lines unwrapped in the Output panel, so that a path is one line of the DOM.
+      '[Log]': { 'editor.wordWrap': 'off' },
+      'diffusionInfill.preview.snapshotInterval': 40,
+      'diffusionInfill.sampler.strategy': 'sequential',
+    });
+    mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await openWorkbench(page);
+    await openFile(page, FILE);
+  });
+
+  beforeEach(async () => {
+    await focusEditor(page);
+    await page.keyboard.press('Escape');
+    if (await isDirty(page)) {
+      await runCommand(page, 'File: Revert File');
+      await waitForDirty(page, false);
+    }
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') {
+      const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60);
+      await page.screenshot({ path: path.join(artifacts, `e2e-failure-${name}.png`) }).catch(() => undefined);
+    }
+    await clearNotifications(page).catch(() => undefined);
+  });
+
+  after(async () => {
+    mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    await browser?.close();
+  });
+
+  it('Diagnose Device: the installed extension answers with a notification the user sees', async () => {
+    // What the workbench runs is the VSIX installed by --install-extension (its extensions.json entry).
+    const vsix = path.basename(env('DI_E2E_VSIX_FILE'));
+    const registry = JSON.parse(
+      fs.readFileSync(path.join(env('DI_EXTENSIONS_DIR'), 'extensions.json'), 'utf8'),
+    );
+    const entry = (registry as { identifier: { id: string } }[]).find(
+      (e) => e.identifier.id === 'diffusion-infill.diffusion-infill',
+    );
+    assert.ok(entry, `diffusion-infill is installed: ${JSON.stringify(registry)}`);
+    assert.match(JSON.stringify(entry), /"source":"vsix"/, `${vsix}: ${JSON.stringify(entry)}`);
+    const bin = path.join(
+      env('DI_EXTENSIONS_DIR'),
+      (entry as unknown as { relativeLocation: string }).relativeLocation,
+      'dist/node_modules/onnxruntime-node/bin/napi-v6',
+    );
+    assert.deepStrictEqual(fs.readdirSync(bin), ['linux'], 'only linux binaries installed');
+    assert.deepStrictEqual(fs.readdirSync(path.join(bin, 'linux')), ['x64']);
+    await runCommand(page, 'Diffusion Infill: Diagnose Device');
+    const toast = await waitForToast(page, /Diffusion Infill: available execution providers: .*cpu/);
+    assert.match(toast.message, /in use: none yet/);
+    assert.ok(toast.buttons.includes('Show Log'), JSON.stringify(toast));
+    // The channel behind the toast's Show Log button is the extension's log, with its activation line.
+    const activated = await waitForLog(page, /activated \(VS Code /);
+    assert.ok(activated, activated);
+  });
+
+  it('a missing model folder: the user sees "no model found" with Select Model and Show Log', async () => {
+    const missing = '/nonexistent/di-e2e-model';
+    mergeSettings('Machine', { [MODEL_SETTING]: missing });
+    await waitForLog(page, new RegExp(`model folder ${escape(missing)}`));
+    await focusEditor(page);
+    await selectWholeLines(page, 2, BODY_END);
+    await runCommand(page, 'Diffusion Infill: Infill Selection');
+    const toast = await waitForToast(
+      page,
+      new RegExp(`Diffusion Infill: no model found in ${escape(missing)}`),
+    );
+    assert.ok(toast.buttons.includes('Select Model'), JSON.stringify(toast));
+    assert.ok(toast.buttons.includes('Show Log'), JSON.stringify(toast));
+    assert.match(await statusText(page), /error/i);
+    assert.strictEqual(await isDirty(page), false);
+  });
+
+  it('no folder set: the model bundled in the VSIX (models/default) infills, Tab accepts', async () => {
+    mergeSettings('Machine', { [MODEL_SETTING]: undefined });
+    const extensions = env('DI_EXTENSIONS_DIR');
+    const line = await waitForLog(page, new RegExp(`model folder ${escape(extensions)}\\S*models/default`));
+    const folder = /model folder (\S+)/.exec(line)?.[1] ?? '';
+    assert.ok(
+      folder.startsWith(extensions) && folder.endsWith(path.join('models', 'default')),
+      `bundled model folder ${folder} lies in the installed extension under ${extensions}`,
+    );
+    assert.deepStrictEqual(fs.readdirSync(folder).sort(), ['model.json', 'model.onnx', 'tokenizer.json']);
+    await infillAndAccept();
+    await waitForLog(page, /model di-default-4x128 loaded on cpu/);
+    await focusEditor(page);
+    await page.keyboard.press('Control+Z');
+    await waitForDirty(page, false);
+  });
+
+  it('with a second inline-completion provider: Tab takes its suggestion without a preview, the infill with one', async () => {
+    mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    await waitForLog(page, new RegExp(`model folder ${escape(FIXTURE())}`));
+    await runCommand(page, 'E2E Other Inline Provider: Enable');
+    try {
+      // No preview of ours: typing triggers the other provider's ghost text and Tab accepts it.
+      await focusEditor(page);
+      await goToLine(page, 12); // the empty line between the two functions
+      await page.keyboard.press('End');
+      await page.keyboard.type('x');
+      await page.waitForFunction(
+        (other) =>
+          [...document.querySelectorAll('.editor-instance .ghost-text-decoration')].some((e) =>
+            (e.textContent ?? '').includes(other),
+          ),
+        OTHER,
+        { timeout: 20_000 },
+      );
+      await page.keyboard.press('Tab');
+      await page.waitForFunction(
+        (other) =>
+          [...document.querySelectorAll('.editor-instance .view-lines .view-line')].some(
+            (e) => (e.textContent ?? '').trim() === `x${other}`,
+          ),
+        OTHER,
+        { timeout: 10_000 },
+      );
+      await runCommand(page, 'File: Revert File');
+      await waitForDirty(page, false);
+
+      // With our preview shown (the other provider still answering): Tab accepts the infill.
+      const final = await infillAndAccept();
+      assert.ok(!final.includes(OTHER), `the preview shows the infill, not the other provider: ${final}`);
+      assert.ok(!(await editorLines(page)).some((l) => l.includes(OTHER)), 'no text of the other provider');
+    } finally {
+      await runCommand(page, 'E2E Other Inline Provider: Disable');
+    }
+  });
+});
