@@ -153,6 +153,20 @@ describe('VSIX packaging (linux-x64 built and unpacked)', () => {
     assert.deepEqual(outside, [], 'nothing outside dist/, models/, media/ and the top-level files');
   });
 
+  it('the unpacked onnxruntime-node has the WebGPU provider built in (linux-x64)', () => {
+    const ort = path.join(unpacked, 'extension', 'dist', 'node_modules', 'onnxruntime-node');
+    const code = `console.log(JSON.stringify(require(${JSON.stringify(ort)}).listSupportedBackends()))`;
+    const backends = JSON.parse(execFileSync(process.execPath, ['-e', code], { encoding: 'utf8' })) as {
+      name: string;
+      bundled: boolean;
+    }[];
+    assert.ok(
+      backends.some((b) => b.name === 'webgpu' && b.bundled),
+      JSON.stringify(backends),
+    );
+    assert.ok(backends.some((b) => b.name === 'cpu' && b.bundled));
+  });
+
   it('the unpacked extension runs an infill with its own engine, model and binaries', async () => {
     const ext = path.join(unpacked, 'extension');
     const client = new EngineClient({ enginePath: path.join(ext, 'dist', 'engineProcess.js') });
