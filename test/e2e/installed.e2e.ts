@@ -23,6 +23,7 @@ import {
   runCommand,
   selectWholeLines,
   statusText,
+  struckSpans,
   waitForDirty,
   waitForStatus,
   waitForToast,
@@ -69,8 +70,8 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
   const artifacts = env('DI_ARTIFACTS');
   const sourceLines = fs.readFileSync(path.join(env('DI_WORKSPACE'), FILE), 'utf8').split('\n');
 
-  /** Runs Infill Selection on the body of word_counts, waits for the final frame, accepts with Tab. */
-  async function infillAndAccept(): Promise<string> {
+  /** Runs Infill Selection on the body of word_counts; returns the final frame once it is shown. */
+  async function showFinalPreview(): Promise<string> {
     await focusEditor(page);
     await selectWholeLines(page, 2, BODY_END);
     await runCommand(page, 'Diffusion Infill: Infill Selection');
@@ -81,6 +82,14 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     await page.waitForTimeout(200);
     const final = await ghostText(page);
     assert.ok(!final.includes(PLACEHOLDER), `final frame without masks: ${JSON.stringify(final)}`);
+    return final;
+  }
+
+  const SUGGEST = '.editor-instance .suggest-widget.visible';
+
+  /** Runs Infill Selection on the body of word_counts, waits for the final frame, accepts with Tab. */
+  async function infillAndAccept(): Promise<string> {
+    const final = await showFinalPreview();
     await page.keyboard.press('Tab');
     const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
     const suffix = sourceLines.slice(BODY_END).join('\n');
@@ -236,5 +245,59 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     } finally {
       await runCommand(page, 'E2E Other Inline Provider: Disable');
     }
+  });
+
+  it('the suggest widget over a preview keeps Esc and Tab: Esc closes it first, Tab accepts the suggestion', async () => {
+    mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    await waitForLog(page, new RegExp(`model folder ${escape(FIXTURE())}`));
+    await focusEditor(page);
+    const before = normalise(await editorLines(page));
+
+    // Esc: the first closes the suggest widget and the preview stays; the second rejects it.
+    await showFinalPreview();
+    await page.keyboard.press('Control+Space');
+    await page.waitForSelector(SUGGEST, { timeout: 20_000 });
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(SUGGEST, { state: 'detached', timeout: 10_000 }).catch(async () => {
+      await page.waitForSelector(SUGGEST, { state: 'hidden', timeout: 1 });
+    });
+    assert.match(
+      await statusText(page),
+      /Tab accept/,
+      'the preview survives the Esc that closed the suggest widget',
+    );
+    assert.ok((await struckSpans(page)) > 0, 'the region is still marked');
+    await page.keyboard.press('Escape');
+    await page.waitForFunction(
+      () => document.querySelectorAll('.editor-instance .ghost-text-decoration').length === 0,
+    );
+    assert.strictEqual(await struckSpans(page), 0, 'the second Esc rejected the preview');
+    assert.deepStrictEqual(normalise(await editorLines(page)), before);
+
+    // Tab with the suggest widget open inserts the focused suggestion; the region is not replaced.
+    await showFinalPreview();
+    await page.keyboard.press('Control+Space');
+    await page.waitForSelector(SUGGEST, { timeout: 20_000 });
+    await page.keyboard.press('Tab');
+    await waitForDirty(page, true);
+    await page.waitForFunction(
+      () => document.querySelectorAll('.editor-instance .ghost-text-decoration').length === 0,
+    );
+    let after = normalise(await editorLines(page));
+    for (let i = 0; i < 100 && after[BODY_END] === before[BODY_END]; i++) {
+      await page.waitForTimeout(50); // the dirty marker can be drawn before the line itself
+      after = normalise(await editorLines(page));
+    }
+    assert.deepStrictEqual(
+      after.slice(0, BODY_END),
+      before.slice(0, BODY_END),
+      'the selected body is untouched',
+    );
+    assert.notStrictEqual(
+      after[BODY_END],
+      before[BODY_END],
+      'the suggestion went in at the cursor (line 11)',
+    );
+    assert.strictEqual(await struckSpans(page), 0, 'the edit ended the preview');
   });
 });
