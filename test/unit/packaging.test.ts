@@ -193,6 +193,37 @@ describe('VSIX packaging (linux-x64 built and unpacked)', () => {
   });
 });
 
+describe('VSIX packaging guards', () => {
+  it('`vsce package` at the repository root is refused by vscode:prepublish (it would ship the checkout)', () => {
+    const out = tempDir('vsix-root');
+    try {
+      const vsce = path.join(REPO_ROOT, 'node_modules', '@vscode', 'vsce', 'vsce');
+      let failed: { status: number | null; stderr: string } | undefined;
+      try {
+        execFileSync(process.execPath, [vsce, 'package', '--out', path.join(out, 'root.vsix')], {
+          cwd: REPO_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          encoding: 'utf8',
+        });
+      } catch (err) {
+        failed = err as { status: number | null; stderr: string };
+      }
+      assert.ok(failed, 'vsce package at the root must fail');
+      assert.match(String(failed.stderr), /npm run package/);
+      assert.deepEqual(fs.readdirSync(out), [], 'no VSIX written');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('the committed THIRD_PARTY_NOTICES.md is what --notices writes (packaging refuses a stale one)', () => {
+    const expected = fromScript<string>('p.notices(["@huggingface/tokenizers", "web-tree-sitter"])');
+    const committed = fs.readFileSync(path.join(REPO_ROOT, 'THIRD_PARTY_NOTICES.md'), 'utf8');
+    assert.equal(committed, expected, 'the committed notices are what --notices writes');
+    assert.ok(expected.includes('## onnxruntime-node ') && expected.includes('tree-sitter-python.wasm'));
+  });
+});
+
 describe('VSIX packaging: every target picks its own binaries', () => {
   const targets = fromScript<Record<string, { platform: string; arch: string }>>('p.TARGETS');
 
