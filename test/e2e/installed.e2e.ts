@@ -3,7 +3,8 @@
 // Browser end-to-end on the installed VSIX (test/runners/code-server.sh e2e installs the linux-x64
 // VSIX and a test-only second inline-completion provider; no smoke-test driver, so notification
 // toasts show as they do for a user): Diagnose Device's message, the missing-model message with its
-// buttons, an infill with the model bundled in the VSIX, and Tab with another inline provider active.
+// buttons, an infill with the model bundled in the VSIX, Tab with another inline provider active, and
+// Tab/Esc with the suggest widget open or in a snippet.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -119,6 +120,13 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
       'diffusionInfill.sampler.strategy': 'sequential',
     });
     mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    // A user snippet with two tab stops, for the snippet-mode test.
+    const snippets = path.join(env('DI_USER_DATA'), 'User', 'snippets');
+    fs.mkdirSync(snippets, { recursive: true });
+    fs.writeFileSync(
+      path.join(snippets, 'python.json'),
+      JSON.stringify({ pair: { prefix: 'dipair', body: 'pair(${1:aaa}, ${2:bbb})' } }),
+    );
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await openWorkbench(page);
@@ -299,5 +307,47 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
       'the suggestion went in at the cursor (line 11)',
     );
     assert.strictEqual(await struckSpans(page), 0, 'the edit ended the preview');
+  });
+
+  it('in a snippet with a next tab stop, Tab goes to that tab stop, not to accept', async () => {
+    mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    await waitForLog(page, new RegExp(`model folder ${escape(FIXTURE())}`));
+    await focusEditor(page);
+    await goToLine(page, 12); // the empty line between the two functions
+    await page.keyboard.type('dipair');
+    await page.keyboard.press('Control+Space');
+    await page.waitForSelector(`${SUGGEST} .monaco-list-row:has-text("dipair")`, { timeout: 20_000 });
+    await page.keyboard.press('Enter'); // inserts pair(aaa, bbb) with "aaa" selected, snippet mode on
+    await page.waitForSelector(SUGGEST, { state: 'hidden', timeout: 10_000 }).catch(() => undefined);
+    // The keybinding keeps the focus in the editor (the palette would not end the snippet either way).
+    await page.keyboard.press('Control+Alt+Enter');
+    await waitForStatus(page, /Tab accept/);
+    assert.ok((await struckSpans(page)) > 0, 'the placeholder is marked as to be replaced');
+    await page.keyboard.press('Tab');
+    // The snippet moved to its next tab stop: "bbb" is selected and the placeholder is not replaced
+    // (accept would have put the infill, or nothing for an empty result, in place of "aaa").
+    const selected = async () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll<HTMLElement>('.statusbar-item')].some((e) =>
+          /\(3 selected\)/.test(e.textContent ?? ''),
+        ),
+      );
+    for (let i = 0; i < 100 && !(await selected()); i++) {
+      await page.waitForTimeout(50);
+    }
+    assert.ok(await selected(), 'the next tab stop "bbb" is selected');
+    assert.strictEqual(
+      normalise(await editorLines(page))[11],
+      'pair(aaa, bbb)',
+      'the placeholder is unchanged',
+    );
+    // Esc leaves snippet mode first (built in), the next one rejects the preview if it is still shown.
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    for (let i = 0; i < 100 && (await struckSpans(page)) > 0; i++) {
+      await page.waitForTimeout(50);
+    }
+    assert.strictEqual(await struckSpans(page), 0, 'no preview left');
+    assert.doesNotMatch(await statusText(page), /Tab accept/);
   });
 });
