@@ -8,7 +8,8 @@
 //   - models/default: the files the runtime reads (model.json, its `onnx` graph and `tokenizer`)
 //   - package.json, README.md, LICENSE, THIRD_PARTY_NOTICES.md, media/icon.png
 //
-//   node scripts/package.mjs [--target T]... [--out DIR]   (default: all six targets into build/vsix)
+//   node scripts/package.mjs [--target T]... [--out DIR]   (default: build/vsix, every target in TARGETS
+//                                                          that onnxruntime-node has binaries for)
 //   node scripts/package.mjs --notices                     rewrite THIRD_PARTY_NOTICES.md
 //
 // Why a staging folder instead of .vscodeignore lists: the shipped model.json must not name the
