@@ -6,7 +6,7 @@
 //     the target's own native binaries (WebGPU/DirectML libraries included where the npm package
 //     bundles them), onnxruntime-common, the tree-sitter runtime and the grammars syntax.ts maps
 //   - models/default: the files the runtime reads (model.json, its `onnx` graph and `tokenizer`)
-//   - package.json, README.md, LICENSE, THIRD_PARTY_NOTICES.md, media/icon.png
+//   - package.json, README.md, LICENSE, THIRD_PARTY_NOTICES.md, media/ (icon, visualiser webview assets)
 //
 //   node scripts/package.mjs [--target T]... [--out DIR]   (default: build/vsix, every target in TARGETS
 //                                                          that onnxruntime-node has binaries for)
@@ -68,6 +68,18 @@ export function nativeFiles(t) {
       .digest('hex');
   const linkedHashes = new Set([...linked].map(hash));
   return names.filter((n) => linked.has(n) || n === 'onnxruntime_binding.node' || !linkedHashes.has(hash(n)));
+}
+
+/**
+ * media/ as the extension uses it: the icon and the visualiser webview's assets. The README's
+ * screenshots stay out (vsce points the README's images at the repository).
+ */
+export function mediaFiles() {
+  return fs
+    .readdirSync(path.join(ROOT, 'media'))
+    .filter((n) => !n.startsWith('screenshot-'))
+    .sort()
+    .map((n) => `media/${n}`);
 }
 
 /** Grammar files named in src/engine/syntax.ts (the only ones the engine loads). */
@@ -320,7 +332,7 @@ function build(argv, targets, outDir, work) {
     const stage = path.join(work, target);
     fs.mkdirSync(stage, { recursive: true });
     fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-    for (const f of ['README.md', 'LICENSE', 'THIRD_PARTY_NOTICES.md', 'media/icon.png']) {
+    for (const f of ['README.md', 'LICENSE', 'THIRD_PARTY_NOTICES.md', ...mediaFiles()]) {
       copy(path.join(ROOT, f), path.join(stage, f));
     }
     // Everything staged ships; the file keeps vsce from looking for one elsewhere.

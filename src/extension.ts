@@ -6,12 +6,16 @@ import { registerCommands } from './vscode/commands';
 import { InfillController } from './vscode/controller';
 import { RegionDecoration } from './vscode/decorations';
 import { EngineService } from './vscode/engineService';
+import { registerFeatureCommands } from './vscode/featureCommands';
 import { GhostTextRenderer } from './vscode/ghostText';
+import { ConfidenceLens } from './vscode/lens';
 import { Log } from './vscode/log';
 import { guardPlatform } from './vscode/platform';
+import { RefineController } from './vscode/refine';
 import { readSettings, SECTION, type Settings } from './vscode/settings';
 import { StatusBar } from './vscode/statusBar';
 import { Ui } from './vscode/ui';
+import { Visualiser } from './vscode/visualiser';
 
 export interface DiffusionInfillApi {
   readonly controller: InfillController;
@@ -20,6 +24,9 @@ export interface DiffusionInfillApi {
   readonly log: Log;
   readonly ui: Ui;
   readonly renderer: GhostTextRenderer;
+  readonly refine: RefineController;
+  readonly lens: ConfidenceLens;
+  readonly visualiser: Visualiser;
   settings(): Settings;
 }
 
@@ -40,6 +47,9 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi |
   const decoration = new RegionDecoration();
   const getSettings = () => settings;
   const controller = new InfillController(engine, renderer, decoration, statusBar, log, ui, getSettings);
+  const refine = new RefineController(engine, controller, statusBar, log, ui, getSettings);
+  const lens = new ConfidenceLens(engine, controller, refine, log, ui, getSettings);
+  const visualiser = new Visualiser(context.extensionUri, engine, controller, refine);
 
   context.subscriptions.push(
     log,
@@ -49,6 +59,10 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi |
     decoration,
     controller,
     ...registerCommands({ controller, engine, log, ui, status: statusBar, settings: getSettings }),
+    refine,
+    lens,
+    visualiser,
+    ...registerFeatureCommands({ visualiser, refine, lens }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         settings = readSettings(context.extensionPath);
@@ -60,7 +74,18 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi |
   log.info(
     `activated (VS Code ${vscode.version}); model folder ${settings.modelFolder}${settings.modelFolderFromSetting ? '' : ' (bundled)'}`,
   );
-  return { controller, engine, statusBar, log, ui, renderer, settings: getSettings };
+  return {
+    controller,
+    engine,
+    statusBar,
+    log,
+    ui,
+    renderer,
+    refine,
+    lens,
+    visualiser,
+    settings: getSettings,
+  };
 }
 
 export function deactivate(): void {

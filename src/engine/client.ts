@@ -9,6 +9,10 @@ import type {
   InfillResult,
   LoadOptions,
   ModelInfo,
+  RefineRequest,
+  RefineResult,
+  ScoreRequest,
+  ScoreResult,
   Snapshot,
   ToEngine,
 } from './protocol';
@@ -46,6 +50,14 @@ interface PendingInfill {
   onSnapshot(snapshot: Snapshot): void;
 }
 
+/** A score or refine request in flight (replies carry its id, like infill's). */
+interface PendingOperation {
+  kind: 'score' | 'refine';
+  resolve(result: ScoreResult | RefineResult): void;
+  reject(err: Error): void;
+  onSnapshot?(snapshot: Snapshot): void;
+}
+
 /** load and diagnose replies carry no id; the child answers them in order. */
 interface PendingControl {
   kind: 'load' | 'diagnose';
@@ -62,6 +74,7 @@ export class EngineClient {
   private modelInfo: ModelInfo | undefined;
   private loading: { key: string; promise: Promise<ModelInfo> } | undefined;
   private readonly infills = new Map<number, PendingInfill>();
+  private readonly operations = new Map<number, PendingOperation>();
   private readonly control: PendingControl[] = [];
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -145,6 +158,89 @@ export class EngineClient {
     });
   }
 
+  /** Pseudo-likelihood scores of a region (G forward passes; see engine/score.ts). */
+  score(request: Omit<ScoreRequest, 'id'>, signal?: AbortSignal): Promise<ScoreResult> {
+    return this.operation('score', request, undefined, signal) as Promise<ScoreResult>;
+  }
+
+  /** Refine Selection: score, re-mask the doubtful tokens, denoise them; snapshots as for infill. */
+  refine(
+    request: Omit<RefineRequest, 'id'>,
+    onSnapshot?: (snapshot: Snapshot) => void,
+    signal?: AbortSignal,
+  ): Promise<RefineResult> {
+    return this.operation('refine', request, onSnapshot, signal) as Promise<RefineResult>;
+  }
+
+  private async operation(
+    kind: PendingOperation['kind'],
+    request: Omit<ScoreRequest, 'id'> | Omit<RefineRequest, 'id'>,
+    onSnapshot: ((snapshot: Snapshot) => void) | undefined,
+    signal?: AbortSignal,
+  ): Promise<ScoreResult | RefineResult> {
+    this.checkNotDisposed();
+    if (signal?.aborted) {
+      throw new AbortError();
+    }
+    this.clearIdleTimer();
+    await this.ensureLoaded();
+    if (signal?.aborted) {
+      this.armIdleTimer();
+      throw new AbortError();
+    }
+    const id = this.nextId++;
+    const child = this.child!;
+    return new Promise<ScoreResult | RefineResult>((resolve, reject) => {
+      const onAbort = () => {
+        if (this.operations.delete(id)) {
+          this.post({ type: 'cancel', requestId: id });
+          settle();
+          reject(new AbortError());
+        }
+      };
+      const settle = () => {
+        signal?.removeEventListener('abort', onAbort);
+        this.afterRequest();
+      };
+      this.operations.set(id, {
+        kind,
+        resolve: (r) => {
+          settle();
+          resolve(r);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
+        onSnapshot,
+      });
+      signal?.addEventListener('abort', onAbort);
+      this.setState('busy');
+      try {
+        const message: ToEngine =
+          kind === 'score'
+            ? { type: 'score', request: { ...(request as Omit<ScoreRequest, 'id'>), id } }
+            : { type: 'refine', request: { ...(request as Omit<RefineRequest, 'id'>), id } };
+        this.post(message, child);
+      } catch (err) {
+        this.operations.delete(id);
+        settle();
+        reject(err as Error);
+      }
+    });
+  }
+
+  /** Asks the engine to trace the infills in flight from their next step on (the visualiser just opened). */
+  traceInFlight(): void {
+    for (const id of this.infills.keys()) {
+      try {
+        this.post({ type: 'trace', requestId: id });
+      } catch {
+        // the child is gone; the request fails through its own path
+      }
+    }
+  }
+
   /** Execution providers this build offers and which one the loaded model uses. */
   async diagnose(): Promise<Diagnosis> {
     this.checkNotDisposed();
@@ -217,7 +313,7 @@ export class EngineClient {
       if (info.fallbackReason) {
         this.log('warn', `execution provider fallback: ${info.fallbackReason}`);
       }
-      this.setState(this.infills.size > 0 ? 'busy' : 'ready');
+      this.setState(this.infills.size + this.operations.size > 0 ? 'busy' : 'ready');
       this.armIdleTimer();
       return info;
     } catch (err) {
@@ -314,7 +410,15 @@ export class EngineClient {
         });
       case 'snapshot':
         this.infills.get(message.snapshot.requestId)?.onSnapshot(message.snapshot);
+        this.operations.get(message.snapshot.requestId)?.onSnapshot?.(message.snapshot);
         return;
+      case 'scored':
+      case 'refined': {
+        const pending = this.operations.get(message.requestId);
+        this.operations.delete(message.requestId);
+        pending?.resolve(message.result);
+        return;
+      }
       case 'result': {
         const pending = this.infills.get(message.result.requestId);
         this.infills.delete(message.result.requestId);
@@ -322,16 +426,18 @@ export class EngineClient {
         return;
       }
       case 'cancelled': {
-        const pending = this.infills.get(message.requestId);
+        const pending = this.infills.get(message.requestId) ?? this.operations.get(message.requestId);
         this.infills.delete(message.requestId);
+        this.operations.delete(message.requestId);
         pending?.reject(new AbortError());
         return;
       }
       case 'error': {
         const err = new EngineError(message.code, message.message);
         if (message.requestId !== undefined) {
-          const pending = this.infills.get(message.requestId);
+          const pending = this.infills.get(message.requestId) ?? this.operations.get(message.requestId);
           this.infills.delete(message.requestId);
+          this.operations.delete(message.requestId);
           pending?.reject(err);
         } else {
           const head = this.control.shift();
@@ -376,8 +482,9 @@ export class EngineClient {
   }
 
   private failAll(err: Error): void {
-    const infills = [...this.infills.values()];
+    const infills = [...this.infills.values(), ...this.operations.values()];
     this.infills.clear();
+    this.operations.clear();
     const control = this.control.splice(0);
     infills.forEach((p) => p.reject(err));
     control.forEach((p) => p.reject(err));
@@ -386,7 +493,7 @@ export class EngineClient {
   // --- state and idle unload --------------------------------------------------------------------
 
   private afterRequest(): void {
-    if (this.infills.size === 0 && this.currentState === 'busy') {
+    if (this.infills.size + this.operations.size === 0 && this.currentState === 'busy') {
       this.setState('ready');
     }
     this.armIdleTimer();
@@ -399,7 +506,7 @@ export class EngineClient {
       return;
     }
     this.idleTimer = setTimeout(() => {
-      if (this.infills.size > 0 || this.control.length > 0 || this.loading) {
+      if (this.infills.size + this.operations.size > 0 || this.control.length > 0 || this.loading) {
         this.armIdleTimer();
         return;
       }

@@ -14,6 +14,7 @@ import { ModelSession } from './session';
 import { leadingContextRequired } from './shift';
 import { SyntaxChecker } from './syntax';
 import { CodeTokenizer } from './tokenizer';
+import { CanvasTracer } from './trace';
 
 export const DEFAULT_PLACEHOLDER = '·';
 
@@ -26,6 +27,8 @@ export interface InfillHooks {
   onSnapshot?: (snapshot: Snapshot) => void;
   isCancelled?: () => boolean;
   betweenSteps?: () => Promise<void>;
+  /** The visualiser opened after the request started: trace from the next step on. */
+  isTraced?: () => boolean;
 }
 
 /** Grammars worth loading before the first request (the rest load on first use). */
@@ -109,6 +112,7 @@ export class InfillEngine {
     const parseErrors = await this.parseErrorFinder(request, window, notes);
     const placeholder = request.placeholder ?? DEFAULT_PLACEHOLDER;
     const interval = request.snapshotIntervalMs ?? 0;
+    let tracer = request.trace && hooks.onSnapshot ? new CanvasTracer(state, this.tokenizer) : undefined;
     let lastSentMs = -Infinity;
     let lastSentStep = -1;
     let nfe = 0;
@@ -127,6 +131,7 @@ export class InfillEngine {
         canvasLength: window.canvasLength,
         nfe,
         elapsedMs: Math.round(elapsedMs),
+        ...(tracer ? { trace: tracer.take() } : {}),
       });
     };
     const denoiseStart = performance.now();
@@ -142,6 +147,10 @@ export class InfillEngine {
       betweenSteps: hooks.betweenSteps,
       onStep: (progress) => {
         nfe = progress.nfe;
+        if (!tracer && hooks.onSnapshot && hooks.isTraced?.()) {
+          tracer = new CanvasTracer(state, this.tokenizer, progress.step);
+        }
+        tracer?.observe(progress.step);
         const elapsed = performance.now() - t0;
         if (elapsed - lastSentMs >= interval) {
           send(progress.step, elapsed);

@@ -67,6 +67,43 @@ export interface InfillRequest {
   snapshotIntervalMs?: number;
   /** Placeholder glyph for still-masked positions in snapshot text. */
   placeholder?: string;
+  /**
+   * Attach per-position state (`Snapshot.trace`) to every snapshot: set only while the denoising
+   * visualiser is open, so the loop does no extra work otherwise.
+   */
+  trace?: boolean;
+}
+
+/** One change of a canvas position between two snapshots (replayed by the visualiser). */
+export interface TraceEvent {
+  step: number;
+  /** Canvas index. */
+  index: number;
+  kind: 'commit' | 'remask';
+  /** Decoded text of the committed token (commit only). */
+  piece?: string;
+  /** Confidence at commit (commit only). */
+  confidence?: number;
+  /** Whether the committed token is an end/pad token (commit only). */
+  end?: boolean;
+}
+
+/** Per-canvas-position state at a snapshot (only with `InfillRequest.trace`). */
+export interface SnapshotTrace {
+  /** Decoded token per canvas position; null while masked. */
+  pieces: (string | null)[];
+  /** Confidence at commit; null while masked. */
+  confidence: (number | null)[];
+  /** Step at which the position got its current token; null while masked. */
+  commitStep: (number | null)[];
+  /** How often each position was re-masked so far. */
+  remasks: number[];
+  /** Positions holding an end/pad token (the trimmed tail). */
+  ends: boolean[];
+  /** Every commit and re-mask since the previous snapshot of this request, in order. */
+  events: TraceEvent[];
+  /** Set when tracing started mid-request (`trace` message): commits before it are dated to this step. */
+  tracedFrom?: number;
 }
 
 export interface Snapshot {
@@ -80,6 +117,8 @@ export interface Snapshot {
   canvasLength: number;
   nfe: number;
   elapsedMs: number;
+  /** Present only when the request asked for `trace`. */
+  trace?: SnapshotTrace;
 }
 
 export interface InfillResult {
@@ -116,10 +155,106 @@ export interface LoadOptions {
   threads: number;
 }
 
+/**
+ * Pseudo-likelihood scoring of a region of existing code: the region's tokens are masked in `groups`
+ * interleaved groups (token i in group i mod G) and each group is predicted in one forward pass, so
+ * scoring costs G passes whatever the region's length.
+ */
+export interface ScoreRequest {
+  id: number;
+  /** Text before the region, the region, the text after it (the engine windows the sides by tokens). */
+  prefix: string;
+  text: string;
+  suffix: string;
+  languageId?: string;
+  /** Interleaved mask groups G = forward passes (default 4, at most the region's token count). */
+  groups?: number;
+  prefixBudget?: number;
+  suffixBudget?: number;
+  /**
+   * Score the function/method enclosing offset `prefix.length` of prefix + text + suffix instead of
+   * `text` (tree-sitter where a grammar exists, else the indentation block). The result says where.
+   */
+  enclosingFunction?: boolean;
+}
+
+export interface Alternative {
+  text: string;
+  prob: number;
+}
+
+export interface TokenScore {
+  /** UTF-16 offsets within the scored region text (`ScoreResult.regionText`). */
+  start: number;
+  end: number;
+  text: string;
+  /**
+   * Probability of the token as written, with its group masked. Exact when the token is among the
+   * model's top-k; otherwise an upper bound (`exact: false`): min(p_k, 1 - sum of the top-k).
+   */
+  prob: number;
+  exact: boolean;
+  /** Rank among the top-k (0 = the model's first choice); -1 when not among them. */
+  rank: number;
+  entropy: number;
+  /** The model's top-k for the position (the written token included if present). */
+  alternatives: Alternative[];
+}
+
+export interface ScoreResult {
+  requestId: number;
+  /** The region that was scored, as offsets into prefix + text + suffix, and its text. */
+  regionStart: number;
+  regionEnd: number;
+  regionText: string;
+  tokens: TokenScore[];
+  /** Forward passes spent (= groups). */
+  passes: number;
+  groups: number;
+  ms: number;
+  notes: string[];
+}
+
+/** Refine Selection: score the region, re-mask what the model doubts, denoise only those positions. */
+export interface RefineRequest extends Omit<ScoreRequest, 'enclosingFunction'> {
+  /** Tokens scoring below this probability are re-masked (default 0.05). */
+  threshold?: number;
+  /** At most this fraction of the region's tokens is re-masked, lowest first (default 0.5). */
+  maxFraction?: number;
+  sampler?: Partial<SamplerOptions>;
+  snapshotIntervalMs?: number;
+  placeholder?: string;
+  trace?: boolean;
+}
+
+export interface RefineResult {
+  requestId: number;
+  /** The scores the decision was taken on. */
+  scores: ScoreResult;
+  /** Token indices (into scores.tokens) below the threshold, and all re-masked after expansion. */
+  doubtful: number[];
+  remasked: number[];
+  /** Why positions beyond the doubtful ones were re-masked (identifier / parse-error line). */
+  expansions: string[];
+  /** The region rewritten (equal to the input text when nothing was re-masked). */
+  text: string;
+  changed: boolean;
+  /** Forward passes: scoring + denoising. */
+  passes: number;
+  scorePasses: number;
+  denoisePasses: number;
+  ms: number;
+  notes: string[];
+}
+
 export type ToEngine =
   | { type: 'load'; options: LoadOptions }
   | { type: 'infill'; request: InfillRequest }
+  | { type: 'score'; request: ScoreRequest }
+  | { type: 'refine'; request: RefineRequest }
   | { type: 'cancel'; requestId: number }
+  /** Start tracing a running request (the visualiser opened after it started); handled on arrival. */
+  | { type: 'trace'; requestId: number }
   | { type: 'diagnose' }
   | { type: 'unload' }
   | { type: 'dispose' };
@@ -138,6 +273,8 @@ export type FromEngine =
   | { type: 'loaded'; info: ModelInfo }
   | { type: 'snapshot'; snapshot: Snapshot }
   | { type: 'result'; result: InfillResult }
+  | { type: 'scored'; requestId: number; result: ScoreResult }
+  | { type: 'refined'; requestId: number; result: RefineResult }
   | { type: 'cancelled'; requestId: number }
   | { type: 'diagnosis'; providers: string[]; inUse?: string; fallbackReason?: string }
   | { type: 'error'; requestId?: number; code: ErrorCode; message: string }

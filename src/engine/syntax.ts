@@ -88,6 +88,24 @@ export class SyntaxChecker {
     tree.delete();
     return ranges;
   }
+
+  /** The innermost node whose type matches `types` and that contains `offset` (UTF-16), if any. */
+  enclosingRange(text: string, offset: number, types: RegExp): Span | undefined {
+    const tree = this.parser.parse(text);
+    if (!tree) {
+      return undefined;
+    }
+    let found: Span | undefined;
+    let node: TreeSitter.Node | null = tree.rootNode.descendantForIndex(offset);
+    for (; node; node = node.parent) {
+      if (types.test(node.type)) {
+        found = { start: node.startIndex, end: node.endIndex };
+        break;
+      }
+    }
+    tree.delete();
+    return found;
+  }
 }
 
 async function initParser(): Promise<void> {

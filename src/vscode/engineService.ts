@@ -3,7 +3,16 @@
 // user once per session (the client restarts the process on the next request by itself).
 import * as vscode from 'vscode';
 import { EngineClient, type Diagnosis, type EngineState } from '../engine/client';
-import type { InfillRequest, InfillResult, ModelInfo, Snapshot } from '../engine/protocol';
+import type {
+  InfillRequest,
+  InfillResult,
+  ModelInfo,
+  RefineRequest,
+  RefineResult,
+  ScoreRequest,
+  ScoreResult,
+  Snapshot,
+} from '../engine/protocol';
 import type { Log } from './log';
 import { loadOptions, type Settings } from './settings';
 import type { StatusBar } from './statusBar';
@@ -16,6 +25,7 @@ export class EngineService implements vscode.Disposable {
   private crashTold = false;
   /** Increments on every crash; a request compares it to tell a crash from another error. */
   crashes = 0;
+  private traceOn = false;
 
   constructor(
     private readonly enginePath: string,
@@ -26,6 +36,18 @@ export class EngineService implements vscode.Disposable {
   ) {
     this.idleUnloadMs = settings.idleUnloadMs;
     this.client = this.createClient();
+  }
+
+  /** Set while the denoising visualiser is open: requests then ask the engine for per-position traces. */
+  get trace(): boolean {
+    return this.traceOn;
+  }
+
+  set trace(on: boolean) {
+    if (on && !this.traceOn) {
+      this.client.traceInFlight(); // a request already running is traced from its next step
+    }
+    this.traceOn = on;
   }
 
   get state(): EngineState {
@@ -58,7 +80,19 @@ export class EngineService implements vscode.Disposable {
     onSnapshot: (s: Snapshot) => void,
     signal: AbortSignal,
   ): Promise<InfillResult> {
-    return this.client.infill(request, onSnapshot, signal);
+    return this.client.infill(this.trace ? { ...request, trace: true } : request, onSnapshot, signal);
+  }
+
+  score(request: Omit<ScoreRequest, 'id'>, signal?: AbortSignal): Promise<ScoreResult> {
+    return this.client.score(request, signal);
+  }
+
+  refine(
+    request: Omit<RefineRequest, 'id'>,
+    onSnapshot: (s: Snapshot) => void,
+    signal: AbortSignal,
+  ): Promise<RefineResult> {
+    return this.client.refine(this.trace ? { ...request, trace: true } : request, onSnapshot, signal);
   }
 
   diagnose(): Promise<Diagnosis> {

@@ -3,7 +3,15 @@
 // kept in memory so the in-host tests can read what a user would see in the channel.
 import * as vscode from 'vscode';
 
-export type Outcome = 'accepted' | 'rejected' | 'cancelled' | 'no model' | 'error' | 'refused';
+export type Outcome =
+  | 'accepted'
+  | 'rejected'
+  | 'cancelled'
+  | 'no model'
+  | 'error'
+  | 'refused'
+  // Refine Selection found nothing to change.
+  | 'unchanged';
 
 export interface LogEntry {
   level: 'trace' | 'debug' | 'info' | 'warn' | 'error';

@@ -126,6 +126,15 @@ describe('VSIX packaging (linux-x64 built and unpacked)', () => {
     ]) {
       assert.ok(entries.has(`extension/${f}`), f);
     }
+    // media/ holds the icon and the webview assets the extension loads; README screenshots stay out.
+    const media = [...entries.keys()].filter((e) => e.startsWith('extension/media/')).sort();
+    const used = fs
+      .readdirSync(path.join(REPO_ROOT, 'media'))
+      .filter((n) => !n.startsWith('screenshot-'))
+      .map((n) => `extension/media/${n}`)
+      .sort();
+    assert.deepEqual(media, used);
+    assert.ok(media.includes('extension/media/visualiser.js'), 'the visualiser webview script ships');
     const notices = fs.readFileSync(path.join(unpacked, 'extension', 'THIRD_PARTY_NOTICES.md'), 'utf8');
     for (const name of [
       'onnxruntime-node',

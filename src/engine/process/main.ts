@@ -3,11 +3,22 @@
 // Handles ToEngine messages one at a time, in order; answers with FromEngine messages.
 import { InfillEngine } from '../engine';
 import { isAbortError, toEngineError } from '../errors';
-import type { FromEngine, InfillRequest, LoadOptions, ToEngine } from '../protocol';
+import type {
+  FromEngine,
+  InfillRequest,
+  LoadOptions,
+  RefineRequest,
+  ScoreRequest,
+  Snapshot,
+  ToEngine,
+} from '../protocol';
+import { refineRegion, scoreRegion } from '../score';
 import { availableProviders } from '../session';
 
 let engine: InfillEngine | undefined;
 const cancelled = new Set<number>();
+/** Running requests asked to trace from now on (the visualiser opened mid-request). */
+const traced = new Set<number>();
 /** Request ids grow; a cancel for an id at or below this one arrived after its answer and is dropped. */
 let lastFinishedId = 0;
 /** Messages are handled strictly in order; cancels bypass the queue so they reach a running infill. */
@@ -55,8 +66,47 @@ async function infill(request: InfillRequest): Promise<void> {
       onSnapshot: (snapshot) => send({ type: 'snapshot', snapshot }),
       isCancelled: () => cancelled.has(request.id),
       betweenSteps: yieldToEvents,
+      isTraced: () => traced.has(request.id),
     });
     send({ type: 'result', result });
+  } catch (err) {
+    if (isAbortError(err)) {
+      send({ type: 'cancelled', requestId: request.id });
+    } else {
+      const e = toEngineError(err);
+      send({ type: 'error', requestId: request.id, code: e.code, message: e.message });
+    }
+  } finally {
+    cancelled.delete(request.id);
+    traced.delete(request.id);
+    lastFinishedId = Math.max(lastFinishedId, request.id);
+  }
+}
+
+/** Score and Refine: same cancellation and error path as infill; replies carry the request id. */
+async function operation(request: ScoreRequest | RefineRequest, kind: 'score' | 'refine'): Promise<void> {
+  if (cancelled.delete(request.id)) {
+    lastFinishedId = Math.max(lastFinishedId, request.id);
+    send({ type: 'cancelled', requestId: request.id });
+    return;
+  }
+  if (!engine) {
+    send({ type: 'error', requestId: request.id, code: 'not-loaded', message: 'no model loaded' });
+    return;
+  }
+  const hooks = {
+    onSnapshot: (snapshot: Snapshot) => send({ type: 'snapshot', snapshot }),
+    isCancelled: () => cancelled.has(request.id),
+    betweenSteps: yieldToEvents,
+  };
+  try {
+    if (kind === 'score') {
+      const result = await scoreRegion(engine, request as ScoreRequest, hooks);
+      send({ type: 'scored', requestId: request.id, result });
+    } else {
+      const result = await refineRegion(engine, request as RefineRequest, hooks);
+      send({ type: 'refined', requestId: request.id, result });
+    }
   } catch (err) {
     if (isAbortError(err)) {
       send({ type: 'cancelled', requestId: request.id });
@@ -76,6 +126,10 @@ async function handle(message: ToEngine): Promise<void> {
       return load(message.options);
     case 'infill':
       return infill(message.request);
+    case 'score':
+      return operation(message.request, 'score');
+    case 'refine':
+      return operation(message.request, 'refine');
     case 'diagnose':
       send({
         type: 'diagnosis',
@@ -95,6 +149,7 @@ async function handle(message: ToEngine): Promise<void> {
       process.exit(0);
       return;
     case 'cancel':
+    case 'trace':
       // Handled on arrival (below); never queued.
       return;
   }
@@ -104,6 +159,12 @@ process.on('message', (message: ToEngine) => {
   if (message.type === 'cancel') {
     if (message.requestId > lastFinishedId) {
       cancelled.add(message.requestId);
+    }
+    return;
+  }
+  if (message.type === 'trace') {
+    if (message.requestId > lastFinishedId) {
+      traced.add(message.requestId);
     }
     return;
   }
