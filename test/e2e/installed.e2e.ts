@@ -151,7 +151,15 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
   });
 
   after(async () => {
+    // Leave the profile as the next test file expects it: the fixture model, sample.py not dirty
+    // (the next window would open it with this buffer's changes), no user snippet.
     mergeSettings('Machine', { [MODEL_SETTING]: FIXTURE() });
+    fs.rmSync(path.join(env('DI_USER_DATA'), 'User', 'snippets', 'python.json'), { force: true });
+    if (page && (await isDirty(page).catch(() => false))) {
+      await page.keyboard.press('Escape');
+      await runCommand(page, 'File: Revert File').catch(() => undefined);
+      await waitForDirty(page, false).catch(() => undefined);
+    }
     await browser?.close();
   });
 
