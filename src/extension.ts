@@ -10,6 +10,7 @@ import { registerFeatureCommands } from './vscode/featureCommands';
 import { GhostTextRenderer } from './vscode/ghostText';
 import { ConfidenceLens } from './vscode/lens';
 import { Log } from './vscode/log';
+import { guardPlatform } from './vscode/platform';
 import { RefineController } from './vscode/refine';
 import { readSettings, SECTION, type Settings } from './vscode/settings';
 import { StatusBar } from './vscode/statusBar';
@@ -29,7 +30,8 @@ export interface DiffusionInfillApi {
   settings(): Settings;
 }
 
-export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
+export function activate(context: vscode.ExtensionContext): DiffusionInfillApi | undefined {
+  if (!guardPlatform(context, vscode)) return undefined; // no ONNX Runtime binary here: say so, no crash
   let settings = readSettings(context.extensionPath);
   const log = new Log();
   const ui = new Ui();

@@ -1,21 +1,20 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-// Page helpers for the code-server workbench: open it with the extension under development, open a
-// file, run palette commands, and read the editor and the ghost text back from the DOM.
+// Page helpers for the code-server workbench: open it (installed extensions only), open a file, run
+// palette commands, read the editor, the ghost text, notification toasts and the Output panel back
+// from the DOM.
+import * as fs from 'fs';
+import * as path from 'path';
 import type { Page } from 'playwright-core';
 import { env, workbenchUrl } from '../runners/browser';
 
 export async function openWorkbench(page: Page): Promise<void> {
-  await page.goto(
-    workbenchUrl({
-      serverUrl: env('DI_CODE_SERVER_URL'),
-      folder: env('DI_WORKSPACE'),
-      extensionRoot: env('DI_EXTENSION_ROOT'),
-    }),
-  );
+  // No extension development path: the workbench runs the extensions installed from VSIX files
+  // (test/runners/code-server.sh e2e), as a user's does.
+  await page.goto(workbenchUrl({ serverUrl: env('DI_CODE_SERVER_URL'), folder: env('DI_WORKSPACE') }));
   await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
-  // The extension activates on startup finished and puts its item in the status bar.
-  await page.waitForSelector('.statusbar-item:has-text("Diffusion")', { timeout: 60_000 });
+  // The extension activates on its commands: nothing of it is on screen before the first one.
+  await page.waitForSelector('.explorer-folders-view .monaco-list-row', { timeout: 60_000 });
 }
 
 export async function openFile(page: Page, name: string): Promise<void> {
@@ -146,5 +145,112 @@ export function struckSpans(page: Page): Promise<number> {
           '.editor-instance .monaco-editor .view-lines .view-line span span',
         ),
       ].filter((e) => getComputedStyle(e).textDecorationLine.includes('line-through')).length,
+  );
+}
+
+/** Selects lines first..last (1-based, whole lines) with the keyboard. */
+export async function selectWholeLines(page: Page, first: number, last: number): Promise<void> {
+  await goToLine(page, first);
+  await page.keyboard.press('Home');
+  await page.keyboard.press('Home'); // first Home goes to the indentation, the second to column 1
+  for (let i = first; i <= last; i++) {
+    await page.keyboard.press('Shift+ArrowDown');
+  }
+}
+
+/** Waits until the status bar item matches; fails at once if it shows an error. */
+export async function waitForStatus(page: Page, pattern: RegExp, timeout = 120_000): Promise<string> {
+  const deadline = Date.now() + timeout;
+  // An error left from an earlier request counts only once the status has moved on (or after 5 s).
+  const initial = await statusText(page);
+  const since = Date.now();
+  for (;;) {
+    const status = await statusText(page);
+    if (pattern.test(status)) {
+      return status;
+    }
+    const stale = status === initial && Date.now() - since < 5000;
+    if ((/error/i.test(status) && !stale) || Date.now() > deadline) {
+      throw new Error(`status bar "${status}" while waiting for ${pattern}`);
+    }
+    await page.waitForTimeout(20);
+  }
+}
+
+/** Clicks into the text of the editor area's active editor (not the Output panel's). */
+export async function focusEditor(page: Page): Promise<void> {
+  await page.click('.editor-instance .monaco-editor .view-lines');
+}
+
+/** Merges values into the code-server user ('User') or remote machine ('Machine') settings file. */
+export function mergeSettings(scope: 'User' | 'Machine', values: Record<string, unknown>): void {
+  const file = path.join(env('DI_USER_DATA'), scope, 'settings.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const current = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) {
+      delete current[key];
+    } else {
+      current[key] = value;
+    }
+  }
+  fs.writeFileSync(file, JSON.stringify(current, null, 2));
+}
+
+export interface Toast {
+  message: string;
+  buttons: string[];
+}
+
+/** The notification toasts on screen (what a user sees pop up at the bottom right). */
+export function toasts(page: Page): Promise<Toast[]> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('.notifications-toasts .notification-toast')].map((t) => ({
+      message: (t.querySelector('.notification-list-item-message')?.textContent ?? '').replace(
+        /\u00a0/g,
+        ' ',
+      ),
+      buttons: [
+        ...t.querySelectorAll<HTMLElement>('.notification-list-item-buttons-container .monaco-button'),
+      ].map((b) => b.textContent ?? ''),
+    })),
+  );
+}
+
+/** Waits for a toast whose message matches; fails with the toasts that were shown instead. */
+export async function waitForToast(page: Page, pattern: RegExp, timeout = 60_000): Promise<Toast> {
+  const deadline = Date.now() + timeout;
+  let seen: Toast[] = [];
+  for (;;) {
+    seen = await toasts(page);
+    const found = seen.find((t) => pattern.test(t.message));
+    if (found) {
+      return found;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`no notification matching ${pattern}; on screen: ${JSON.stringify(seen)}`);
+    }
+    await page.waitForTimeout(100);
+  }
+}
+
+export async function clearNotifications(page: Page): Promise<void> {
+  await runCommand(page, 'Notifications: Clear All Notifications');
+  await page.waitForFunction(
+    () => document.querySelectorAll('.notifications-toasts .notification-toast').length === 0,
+  );
+}
+
+/** Text of the Output panel's editor (the lines it renders; it scrolls to the end as lines arrive). */
+export function outputPanelText(page: Page): Promise<string> {
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('.part.panel .monaco-editor .view-lines .view-line')]
+      .map((el) => ({
+        top: parseFloat(el.style.top || '0'),
+        text: (el.textContent ?? '').replace(/\u00a0/g, ' '),
+      }))
+      .sort((a, b) => a.top - b.top)
+      .map((l) => l.text)
+      .join('\n'),
   );
 }
