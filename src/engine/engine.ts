@@ -71,6 +71,9 @@ export class InfillEngine {
       // With 'auto', not finding a GPU is the expected case on many machines, not a failure to report.
       fallbackReason: options.executionProvider === 'auto' ? undefined : session.fallbackReason,
       providerNote: options.executionProvider === 'auto' ? session.fallbackReason : undefined,
+      inferredManifest: manifest.inferred
+        ? `no model.json; inferred: ${manifest.inferred.join(', ')}`
+        : undefined,
       loadMs: Math.round(performance.now() - t0),
     };
     return new InfillEngine(

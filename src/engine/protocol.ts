@@ -106,6 +106,8 @@ export interface ModelInfo {
   fallbackReason?: string;
   /** With 'auto': why the platform's GPU provider was skipped (informational, not a failure). */
   providerNote?: string;
+  /** Drop-in ONNX folder (no model.json): the inferred manifest, one line (engine/dropin.ts). */
+  inferredManifest?: string;
   loadMs: number;
 }
 

@@ -8,7 +8,8 @@ import type { ModelManifest, OutputKind } from './manifest';
 import type { ExecutionProviderChoice } from './protocol';
 import { providerOrder, type ProviderName } from './providers';
 import { resolvePackageFile } from './resolve';
-import { topKFromLogits, type RowPrediction } from './topk';
+import { fullLogitsFeeds, reduceLogitRows } from './dropinLogits';
+import type { RowPrediction } from './topk';
 
 export interface SessionOptions {
   executionProvider: ExecutionProviderChoice;
@@ -107,10 +108,10 @@ export class ModelSession {
       [1, inputIds.length],
     );
     if (this.outputKind === 'full_logits') {
-      const out = await this.session.run({ input_ids: ids });
-      const logits = out.logits.data as Float32Array;
-      const vocab = out.logits.dims[2];
-      return rows.map((row) => topKFromLogits(logits, row * vocab, vocab, FULL_LOGITS_TOP_K, [this.maskId]));
+      // drop-in graphs may also take attention_mask / position_ids and pad or halve their logits
+      const feeds = fullLogitsFeeds(this.session.inputNames, ids, inputIds.length);
+      const out = await this.session.run(feeds);
+      return reduceLogitRows(out.logits, rows, this.vocabSize, FULL_LOGITS_TOP_K, this.maskId);
     }
     const positions = new ort.Tensor(
       'int64',

@@ -102,6 +102,9 @@ export class EngineService implements vscode.Disposable {
       const info = this.client.model;
       if (info) {
         this.status.setProvider(info.executionProvider, info.fallbackReason);
+        if (info.inferredManifest) {
+          this.log.info(`${info.name}: ${info.inferredManifest}`); // drop-in folder: show what was assumed
+        }
       }
       if (this.status.state.kind === 'loading') {
         this.status.set({ kind: 'idle' });
