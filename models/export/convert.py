@@ -23,6 +23,7 @@ import errno
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -223,6 +224,8 @@ def main(argv=None) -> int:
     p.add_argument("--external-data", default="auto", choices=["auto", "always", "never"])
     p.add_argument("--progress-json", action="store_true", help="machine-readable @@progress / @@error lines")
     args = p.parse_args(argv)
+    # A cancel (SIGTERM from the VS Code command) unwinds like an exception, so convert() deletes its partial folder.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def emit(line: str) -> None:
         print(line, flush=True)

@@ -9,6 +9,7 @@ The tiny exported models are left in test-artifacts/exported/ (see models/export
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -652,6 +653,26 @@ class ErrorTests(unittest.TestCase):
             safetensors_io.SafetensorsFile.raw = saved  # type: ignore[assignment]
         self.assertGreater(len(calls), 5)
         self.assertEqual(sorted(os.listdir(self.tmp)), ["ckpt", "out"])
+
+    def test_cli_out_of_disk_and_memory_lines(self):
+        from models.export import convert as convert_mod
+
+        for exc, kind in [(OSError(28, "No space left on device"), "disk"), (MemoryError(), "oom")]:
+            saved = convert_mod.convert
+
+            def failing(*_a, **_k):
+                raise exc
+
+            convert_mod.convert = failing  # type: ignore[assignment]
+            buf = io.StringIO()
+            try:
+                with redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+                    code = convert_mod.main(["--checkpoint", self.ckpt, "--out", self.out, "--progress-json"])
+            finally:
+                convert_mod.convert = saved  # type: ignore[assignment]
+            self.assertEqual(code, 2)
+            line = [x for x in buf.getvalue().splitlines() if x.startswith("@@error ")][0]
+            self.assertEqual(json.loads(line[len("@@error ") :])["kind"], kind)
 
     def test_rope_scaling_rejected(self):
         self.edit_config(rope_scaling={"type": "yarn", "factor": 4.0})
