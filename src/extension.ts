@@ -50,6 +50,7 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
     ...registerCommands({ controller, engine, log, ui, status: statusBar, settings: getSettings }),
     registerConvertCommand({
       log,
+      ui,
       exporterRoot: context.extensionPath,
       useModel: (folder) =>
         selectModel({ controller, engine, log, ui, status: statusBar, settings: getSettings }, folder),

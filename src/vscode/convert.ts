@@ -15,6 +15,7 @@ import {
 } from './convertProcess';
 import type { Log } from './log';
 import { SECTION } from './settings';
+import type { Ui } from './ui';
 
 const DTYPE_DETAIL: Record<Dtype, string> = {
   int4: 'smallest and fastest on CPU (about 1/4 of fp16 for the layers); some quality loss',
@@ -34,6 +35,7 @@ export interface ConvertArgs {
 
 export interface ConvertDeps {
   log: Log;
+  ui: Ui;
   /** The extension's install folder: it holds the `models` package the converter runs from. */
   exporterRoot: string;
   /** Loads a model folder (the Select Model command). */
@@ -61,10 +63,10 @@ export async function convertModel(
     return undefined;
   }
   const python = vscode.workspace.getConfiguration(SECTION).get<string>('convert.python') || 'python3';
-  const check = checkPython(python);
+  const check = await checkPython(python);
   if (!check.ok) {
     d.log.error(`Convert Model: ${check.message}`);
-    void vscode.window.showErrorMessage(`Diffusion Infill: ${check.message}`);
+    d.ui.error(check.message ?? 'python check failed');
     return { kind: 'failed', reason: 'python', message: check.message ?? '' };
   }
   d.log.info(
@@ -113,23 +115,21 @@ export async function convertModel(
   );
   if (outcome.kind === 'cancelled') {
     d.log.info('Convert Model: cancelled; nothing was written');
-    void vscode.window.showInformationMessage('Diffusion Infill: conversion cancelled; nothing was written.');
+    d.ui.info('conversion cancelled; nothing was written.');
     return outcome;
   }
   if (outcome.kind === 'failed') {
     d.log.error(`Convert Model: ${outcome.reason}: ${outcome.message}`);
-    void vscode.window.showErrorMessage(`Diffusion Infill: ${outcome.message}`);
+    d.ui.error(outcome.message);
     return outcome;
   }
   d.log.info(`Convert Model: wrote ${outcome.out}`);
-  const use =
-    args.use ??
-    (await vscode.window.showInformationMessage(
-      `Diffusion Infill: converted to ${outcome.out}.`,
-      'Use This Model',
-    )) === 'Use This Model';
-  if (use) {
+  if (args.use === true) {
     await d.useModel(outcome.out);
+  } else if (args.use === undefined) {
+    d.ui.info(`converted to ${outcome.out}.`, { 'Use This Model': () => void d.useModel(outcome.out) });
+  } else {
+    d.ui.info(`converted to ${outcome.out}.`);
   }
   return outcome;
 }

@@ -2,7 +2,7 @@
 // checks that python3 has what the converter imports, spawns it with --progress-json, turns its
 // `@@progress` / `@@error` lines into progress and one message per failure kind, and cancels it. No vscode
 // import: the command (convert.ts) is a thin layer over this, and unit tests drive this directly.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -19,18 +19,24 @@ export interface PythonCheck {
   versions?: Record<string, string>;
 }
 
-/** Checks `python` runs and imports torch, numpy and onnx; the message names exactly what is missing. */
-export function checkPython(python: string): PythonCheck {
+/**
+ * Checks `python` runs and imports torch, numpy and onnx; the message names exactly what is missing.
+ * Asynchronous: importing torch takes seconds, which must not block the extension host.
+ */
+export async function checkPython(python: string): Promise<PythonCheck> {
   const probe =
     'import importlib, json\nout = {}\n' +
     `for m in ${JSON.stringify(Object.keys(REQUIRED_MODULES))}:\n` +
     '    try:\n        out[m] = getattr(importlib.import_module(m), "__version__", "?")\n' +
     '    except Exception as e:\n        out[m] = None\n' +
     'print(json.dumps(out))';
-  const r = spawnSync(python, ['-c', probe], { encoding: 'utf8', timeout: 120_000 });
-  if (r.error || r.status === null) {
-    const why =
-      (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ? 'not found' : String(r.error);
+  const r = await new Promise<{ error?: ExecFileException; stdout: string; stderr: string }>((resolve) =>
+    execFile(python, ['-c', probe], { encoding: 'utf8', timeout: 120_000 }, (error, stdout, stderr) =>
+      resolve({ error: error ?? undefined, stdout, stderr }),
+    ),
+  );
+  if (r.error && (r.error.code === 'ENOENT' || r.error.code === 'EACCES' || !r.stdout)) {
+    const why = r.error.code === 'ENOENT' ? 'not found' : `cannot run (${r.error.message.split('\n')[0]})`;
     return {
       ok: false,
       message:

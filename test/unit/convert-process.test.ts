@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { InfillEngine } from '../../src/engine/engine';
 import {
   checkPython,
@@ -20,8 +20,7 @@ import {
 import { REPO_ROOT, tempDir } from './helpers';
 
 const PYTHON = process.env.DI_PYTHON ?? '/usr/bin/python3';
-const havePython = checkPython(PYTHON).ok;
-const noPython = havePython ? false : `${PYTHON} with torch + onnx is not available`;
+let noPython: string | false = false;
 
 /** A tiny checkpoint folder named `name` (models/export/tiny.py writer `writer`), optionally edited. */
 function checkpoint(name: string, writer = 'write_qwen3'): string {
@@ -49,9 +48,13 @@ function siblings(dir: string): string[] {
   return fs.readdirSync(path.dirname(dir)).sort();
 }
 
+before(async () => {
+  noPython = (await checkPython(PYTHON)).ok ? false : `${PYTHON} with torch + onnx is not available`;
+});
+
 describe('Convert Model: python check', () => {
-  it('names a missing interpreter', () => {
-    const r = checkPython('/nonexistent/python3');
+  it('names a missing interpreter', async () => {
+    const r = await checkPython('/nonexistent/python3');
     assert.equal(r.ok, false);
     assert.match(
       r.message ?? '',
@@ -59,18 +62,18 @@ describe('Convert Model: python check', () => {
     );
   });
 
-  it('names exactly the missing modules and the pip command', () => {
+  it('names exactly the missing modules and the pip command', async () => {
     const py = fakePython(`echo '{"torch": null, "numpy": "1.26", "onnx": null}'`);
-    const r = checkPython(py);
+    const r = await checkPython(py);
     assert.equal(r.ok, false);
     assert.match(r.message ?? '', /missing the Python modules torch, onnx, which the converter needs/);
     assert.ok(r.message?.includes(`${py} -m pip install torch onnx`));
     assert.ok(r.message?.includes('download.pytorch.org/whl/cpu'));
   });
 
-  it('accepts a python with torch, numpy and onnx', (t) => {
+  it('accepts a python with torch, numpy and onnx', async (t) => {
     if (noPython) return t.skip(noPython);
-    const r = checkPython(PYTHON);
+    const r = await checkPython(PYTHON);
     assert.equal(r.ok, true);
     assert.ok(r.versions?.torch);
   });
