@@ -209,9 +209,23 @@ def check_limits(arch: ArchConfig, path: str) -> None:
             )
 
 
+def _normalise_rope(config: dict, path: str) -> dict:
+    """transformers 5 writes RoPE as `rope_parameters` {"rope_type", "rope_theta"} (4.x: top-level `rope_theta`
+    and `rope_scaling`). Only plain RoPE is supported; the theta is copied to `rope_theta` either way."""
+    for key in ("rope_scaling", "rope_parameters"):
+        value = config.get(key)
+        if not value:
+            continue
+        kind = value.get("rope_type", value.get("type")) if isinstance(value, dict) else value
+        if kind not in (None, "default"):
+            raise ConversionError(f"{path}: field {key!r} = {value!r} is not supported (plain RoPE only)", "arch")
+        if isinstance(value, dict) and "rope_theta" in value and "rope_theta" not in config:
+            config = dict(config, rope_theta=value["rope_theta"])
+    return config
+
+
 def arch_from_config(config: dict, family: str, path: str) -> Tuple[ArchConfig, int, Optional[int]]:
-    if config.get("rope_scaling"):
-        raise ConversionError(f"{path}: field 'rope_scaling' = {config['rope_scaling']!r} is not supported")
+    config = _normalise_rope(config, path)
     if family == "llada":
         if config.get("include_bias"):
             raise ConversionError(f"{path}: field 'include_bias' = true is not supported (LLaDA-8B has false)")

@@ -674,6 +674,13 @@ class ErrorTests(unittest.TestCase):
             line = [x for x in buf.getvalue().splitlines() if x.startswith("@@error ")][0]
             self.assertEqual(json.loads(line[len("@@error ") :])["kind"], kind)
 
+    def test_transformers5_rope_parameters(self):
+        self.edit_config(rope_theta=None, rope_parameters={"rope_type": "default", "rope_theta": 12345.0})
+        self.assertEqual(inspect_checkpoint(self.ckpt, open_weights=False).arch.rope_theta, 12345.0)
+        self.edit_config(rope_parameters={"rope_type": "yarn", "rope_theta": 1e6, "factor": 4.0})
+        with self.assertRaisesRegex(ConversionError, "rope_parameters.*plain RoPE only"):
+            self.convert_quiet()
+
     def test_rope_scaling_rejected(self):
         self.edit_config(rope_scaling={"type": "yarn", "factor": 4.0})
         with self.assertRaisesRegex(ConversionError, "rope_scaling"):
@@ -755,3 +762,39 @@ class BenchScriptTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HfReferenceScriptTests(unittest.TestCase):
+    """models/export/hf_reference.py (the GPU machine's transformers comparison) minus transformers: our module
+    stands in for the reference, which runs the checkpoint layout, conversion, ORT run and comparison."""
+
+    def test_script_with_our_module_as_reference(self):
+        from models.export import hf_reference
+
+        tmp = tempfile.mkdtemp()
+        try:
+            out = os.path.join(tmp, "report.json")
+            with redirect_stdout(io.StringIO()):
+                code = hf_reference.main(["--out", tmp, "--reference", "ours", "--json", out])
+            with open(out, encoding="utf-8") as f:
+                report = json.load(f)
+            self.assertEqual(code, 0)
+            self.assertEqual([r["family"] for r in report["results"]], list(hf_reference.FAMILIES))
+            for r in report["results"]:
+                self.assertLess(r["max_abs_diff"], hf_reference.TOLERANCE, r)
+                self.assertTrue(r["mask_is_minus_inf"])
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_refuses_to_run_without_transformers(self):
+        from models.export import hf_reference
+
+        try:
+            import transformers  # noqa: F401
+
+            self.skipTest("transformers is installed")
+        except ImportError:
+            pass
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            self.assertEqual(hf_reference.main(["--out", tempfile.mkdtemp()]), 3)
+        self.assertIn("transformers is not installed", err.getvalue())
