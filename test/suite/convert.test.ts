@@ -2,7 +2,7 @@
 // models/export/tiny.py with the host's python3) and loads the result; a block-diffusion checkpoint ends in
 // its own message with nothing written. Needs python3 with torch + onnx (DI_PYTHON overrides); skips without.
 import * as assert from 'assert';
-import { spawnSync } from 'child_process';
+import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -13,18 +13,15 @@ import { api, extensionPath, resetSettings, scratchDir, setSetting } from './hel
 
 const PYTHON = process.env.DI_PYTHON || '/usr/bin/python3';
 
-function tinyCheckpoint(name: string): string {
+/** Async (execFile): a synchronous spawn would block the extension host while python imports torch. */
+function tinyCheckpoint(name: string): Promise<string> {
   const dir = path.join(scratchDir(), name);
-  const r = spawnSync(
-    PYTHON,
-    ['-c', 'import sys; from models.export import tiny; tiny.write_qwen3(sys.argv[1])', dir],
-    {
-      cwd: extensionPath(),
-      encoding: 'utf8',
-    },
+  const script = 'import sys; from models.export import tiny; tiny.write_qwen3(sys.argv[1])';
+  return new Promise((resolve, reject) =>
+    execFile(PYTHON, ['-c', script, dir], { cwd: extensionPath() }, (err, _out, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(dir),
+    ),
   );
-  assert.strictEqual(r.status, 0, r.stderr);
-  return dir;
 }
 
 describe('Convert Model command', function () {
@@ -44,7 +41,7 @@ describe('Convert Model command', function () {
   });
 
   it('converts a checkpoint to int4 and uses the result', async () => {
-    const ckpt = tinyCheckpoint('Qwen3-tiny-diffusion-mdlm');
+    const ckpt = await tinyCheckpoint('Qwen3-tiny-diffusion-mdlm');
     const out = `${ckpt}-onnx-int4`;
     const outcome = await vscode.commands.executeCommand<ConversionOutcome>('diffusionInfill.convertModel', {
       checkpoint: ckpt,
@@ -60,7 +57,7 @@ describe('Convert Model command', function () {
   });
 
   it('a block-diffusion checkpoint is refused with its own message and nothing written', async () => {
-    const ckpt = tinyCheckpoint('Qwen3-0.6B-diffusion-bd3lm-v0.1');
+    const ckpt = await tinyCheckpoint('Qwen3-0.6B-diffusion-bd3lm-v0.1');
     const before = a.ui.messages.length;
     const outcome = await vscode.commands.executeCommand<ConversionOutcome>('diffusionInfill.convertModel', {
       checkpoint: ckpt,
