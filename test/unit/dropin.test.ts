@@ -7,7 +7,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
 import { inferDropInManifest, OVERRIDE_FILE } from '../../src/engine/dropin';
+import { fullLogitsFeeds, reduceLogitRows } from '../../src/engine/dropinLogits';
 import { InfillEngine } from '../../src/engine/engine';
 import { loadManifest } from '../../src/engine/manifest';
 import { ModelSession } from '../../src/engine/session';
@@ -159,5 +161,54 @@ describe('drop-in ONNX folders (no model.json)', () => {
     const dir = tempDir('dropin-empty-');
     fs.writeFileSync(path.join(dir, 'config.json'), '{}');
     assert.throws(() => loadManifest(dir), /model\.json: manifest not found/);
+  });
+});
+
+describe('full-logits reduction (dropinLogits.ts)', () => {
+  /** float32 -> IEEE half bits (round to nearest; the test values are exact in half precision). */
+  function toHalf(x: number): number {
+    const f = new Float32Array([x]);
+    const u = new Uint32Array(f.buffer)[0];
+    const sign = (u >>> 16) & 0x8000;
+    const exp = ((u >>> 23) & 0xff) - 127 + 15;
+    if (x === 0) return sign;
+    return sign | (exp << 10) | ((u >>> 13) & 0x3ff);
+  }
+
+  it('reads only the requested rows, ignores padding columns, widens float16 and skips the mask', () => {
+    const vocab = 5;
+    const width = 7; // two padding columns, as a padded embedding gives
+    const rows = [
+      [0.5, 2, -1, 4, 1, 99, 99],
+      [3, -2, 0.25, 1, 8, 99, 99],
+      [1, 1, 1, 1, 1, 99, 99],
+    ];
+    const flat = rows.flat();
+    const f32 = new ort.Tensor('float32', Float32Array.from(flat), [1, 3, width]);
+    const f16 = new ort.Tensor('float16', Uint16Array.from(flat.map(toHalf)), [1, 3, width]);
+    for (const t of [f32, f16]) {
+      const got = reduceLogitRows(t, [1, 0], vocab, 3, 4);
+      assert.deepEqual(got[0].ids, [0, 3, 2], t.type); // row 1 without the mask (id 4, logit 8) and padding (99)
+      assert.deepEqual(got[1].ids, [3, 1, 0], t.type);
+      const want = topKFromLogits(rows[1], 0, vocab, 3, [4]);
+      got[0].probs.forEach((p, i) => assert.ok(Math.abs(p - want.probs[i]) < 1e-6, `${t.type} prob ${i}`));
+      assert.ok(Math.abs(got[0].entropy - want.entropy) < 1e-6);
+    }
+    assert.throws(
+      () => reduceLogitRows(f32, [0], 9, 3, 4),
+      /logits have 7 entries per row but the tokenizer has 9/,
+    );
+  });
+
+  it('feeds attention_mask / position_ids only when the graph declares them, and refuses KV-cache inputs', () => {
+    const ids = new ort.Tensor('int64', BigInt64Array.from([1n, 2n, 3n]), [1, 3]);
+    assert.deepEqual(Object.keys(fullLogitsFeeds(['input_ids'], ids, 3)), ['input_ids']);
+    const feeds = fullLogitsFeeds(['input_ids', 'attention_mask', 'position_ids'], ids, 3);
+    assert.deepEqual(Array.from(feeds.attention_mask.data as BigInt64Array), [1n, 1n, 1n]);
+    assert.deepEqual(Array.from(feeds.position_ids.data as BigInt64Array), [0n, 1n, 2n]);
+    assert.throws(
+      () => fullLogitsFeeds(['input_ids', 'past_key_values.0.key'], ids, 3),
+      /past_key_values\.0\.key are not supported/,
+    );
   });
 });
