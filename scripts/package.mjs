@@ -115,6 +115,19 @@ function copyTree(from, to, keep) {
 }
 
 /** The JavaScript of onnxruntime-node and onnxruntime-common that runs (no maps, types, sources). */
+/** Python modules the checkpoint converter imports (models/export/convert.py and what it imports). */
+function exporterFiles() {
+  return [
+    '__init__.py',
+    'checkpoint.py',
+    'convert.py',
+    'modeling.py',
+    'onnx_export.py',
+    'quantize.py',
+    'safetensors_io.py',
+  ];
+}
+
 function stageRuntimeJs(nodeModules) {
   // package.json files inside dist/ matter: onnxruntime-common's dist/cjs/package.json marks the
   // folder CommonJS inside a "type": "module" package.
@@ -351,6 +364,12 @@ function build(argv, targets, outDir, work) {
       copy(path.join(model.dir, f), path.join(modelDir, f));
     }
     fs.writeFileSync(path.join(modelDir, 'model.json'), JSON.stringify(model.manifest, null, 1) + '\n');
+    // The checkpoint converter (Diffusion Infill: Convert Model...) runs `python3 -m models.export.convert`
+    // from the extension folder with the user's python3: ship its sources, nothing else of models/.
+    copy(path.join(ROOT, 'models', '__init__.py'), path.join(stage, 'models', '__init__.py'));
+    for (const f of exporterFiles()) {
+      copy(path.join(ROOT, 'models', 'export', f), path.join(stage, 'models', 'export', f));
+    }
     const vsix = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
     run(process.execPath, [vsce, 'package', '--no-dependencies', '--target', target, '--out', vsix], {
       cwd: stage,

@@ -2,7 +2,8 @@
 // renderer / decorations / status bar, commands on top. activate() returns an API object whose
 // members the in-host tests use (no vscode mocking).
 import * as vscode from 'vscode';
-import { registerCommands } from './vscode/commands';
+import { registerCommands, selectModel } from './vscode/commands';
+import { registerConvertCommand } from './vscode/convert';
 import { InfillController } from './vscode/controller';
 import { RegionDecoration } from './vscode/decorations';
 import { EngineService } from './vscode/engineService';
@@ -63,6 +64,13 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi |
     lens,
     visualiser,
     ...registerFeatureCommands({ visualiser, refine, lens }),
+    registerConvertCommand({
+      log,
+      ui,
+      exporterRoot: context.extensionPath,
+      useModel: (folder) =>
+        selectModel({ controller, engine, log, ui, status: statusBar, settings: getSettings }, folder),
+    }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         settings = readSettings(context.extensionPath);

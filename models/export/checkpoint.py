@@ -12,6 +12,19 @@ Families:
   llada               LLaDA's OLMo-style names (model.transformer.blocks.N.q_proj ...), no shift, mask 126336.
   llama               LLaMA layout with Hugging Face names; no shift unless --logit-shift says otherwise (use it
                       for a LLaDA checkpoint that was re-saved with LLaMA names).
+  qwen3               Qwen3 layout: no q/k/v bias, per-head q_norm / k_norm, `head_dim` and `rope_theta` from config,
+                      tied or untied head. dllm's Tiny-A2D MDLM conversions (model_type "a2d-qwen3").
+  a2d-qwen2/-llama    dllm's A2D conversions of Qwen2.5(-Coder) / LLaMA: the qwen2 / llama paths.
+
+Logit shift, in this order (the first that applies wins; written down in docs/byo-model.md):
+  1. --logit-shift none|shifted;
+  2. config.json `right_shift_logits` (bool; dllm's trainer / sampler option name) or `logit_shift` ("none"|"shifted");
+  3. the family: Dream / qwen2 (Dream-style and Open-dCoder training) shifted; llada, a2d-* (dllm's MDLM trainer
+     default `right_shift_logits=False`), qwen3 and llama none.
+
+Block-diffusion checkpoints (bd3lm, SDAR, Fast-dLLM v2, LLaDA 2.x, anything whose config carries a block size) are
+refused: they attend causally across blocks, so exported as a full-attention infiller they would see a suffix they
+were never trained to see, and infill badly without any error.
 """
 
 from __future__ import annotations
@@ -28,11 +41,36 @@ from .safetensors_io import Checkpoint, SafetensorsError
 
 
 class ConversionError(Exception):
-    """A problem with the checkpoint the user can fix; the message names the file / field / tensor."""
+    """A problem with the checkpoint the user can fix; the message names the file / field / tensor.
+
+    `kind` lets the VS Code command pick its message: arch (unsupported / block diffusion), shard (missing or
+    truncated weight file), pickle, vocab (tokenizer/model mismatch), config (absurd or broken), input (other)."""
+
+    def __init__(self, message: str, kind: str = "input"):
+        super().__init__(message)
+        self.kind = kind
 
 
-SHIFT_BY_FAMILY = {"qwen2": "shifted", "dream": "shifted", "llada": "none", "llama": "none"}
-SUPPORTED_MODEL_TYPES = {"qwen2": "qwen2", "dream": "dream", "llada": "llada", "llama": "llama"}
+SHIFT_BY_FAMILY = {"qwen2": "shifted", "dream": "shifted", "llada": "none", "llama": "none", "qwen3": "none"}
+# model_type (lower case) -> (family, default logit shift)
+SUPPORTED_MODEL_TYPES = {
+    "qwen2": ("qwen2", "shifted"),
+    "dream": ("dream", "shifted"),
+    "llada": ("llada", "none"),
+    "llama": ("llama", "none"),
+    "qwen3": ("qwen3", "none"),
+    # dllm A2D (AR-to-diffusion) MDLM conversions: the AR architecture unchanged, trained unshifted
+    "a2d-qwen3": ("qwen3", "none"),
+    "a2d-qwen2": ("qwen2", "none"),
+    "a2d-llama": ("llama", "none"),
+}
+# Words in model_type / architectures / _name_or_path / the folder name that mark a block-diffusion model.
+BLOCK_DIFFUSION_MARKERS = ["bd3lm", "bd3-lm", "sdar", "fast_dllm", "fast-dllm", "fastdllm", "llada2", "blockdiff",
+                           "block_diffusion", "block-diffusion"]  # fmt: skip
+BLOCK_DIFFUSION_FIELDS = ["block_size", "bd_size", "block_length", "diffusion_block_size"]
+# Configs whose sizes exceed these are refused before anything is allocated (a typo or a hostile file).
+LIMITS = {"vocab_size": 1_000_000, "hidden_size": 65_536, "num_layers": 512, "num_heads": 1024,
+          "intermediate_size": 262_144, "head_dim": 1024, "parameters": 200e9}  # fmt: skip
 MASK_TOKEN_NAMES = ["<|mask|>", "<|mdm_mask|>", "<mask>", "[MASK]", "<|MASK|>"]
 CODE_LANGUAGES = [
     "python", "javascript", "typescript", "javascriptreact", "typescriptreact", "java", "c", "cpp", "csharp",
@@ -103,6 +141,29 @@ def _get(config: dict, path: str, *keys: str, default=None, required: bool = Tru
     return default
 
 
+def refuse_block_diffusion(config: dict, path: str, directory: str) -> None:
+    """Block-diffusion models see only earlier blocks: exporting them as full-attention infillers is wrong."""
+    names = [str(config.get("model_type", "")), str(config.get("_name_or_path", "")), os.path.basename(
+        os.path.normpath(directory))] + [str(a) for a in (config.get("architectures") or [])]  # fmt: skip
+    for name in names:
+        low = name.lower()
+        for marker in BLOCK_DIFFUSION_MARKERS:
+            if marker in low:
+                raise ConversionError(
+                    f"{path}: {name!r} is a block-diffusion model ({marker}): it attends causally across blocks and "
+                    "never sees the text after the hole, so it cannot infill; use a full-attention (MDLM-style) "
+                    "checkpoint such as Qwen3-0.6B-diffusion-mdlm, Open-dCoder or Dream",
+                    "block",
+                )
+    for key in BLOCK_DIFFUSION_FIELDS:
+        if config.get(key):
+            raise ConversionError(
+                f"{path}: field {key!r} = {config[key]!r} marks a block-diffusion model: it attends causally across "
+                "blocks and never sees the text after the hole, so it cannot infill",
+                "block",
+            )
+
+
 def family_of(config: dict, path: str) -> Tuple[str, str]:
     model_type = str(config.get("model_type", "")).strip()
     key = model_type.lower()
@@ -115,14 +176,56 @@ def family_of(config: dict, path: str) -> Tuple[str, str]:
         else:
             raise ConversionError(
                 f"{path}: unsupported architecture: model_type {model_type!r} (architectures {archs}); "
-                f"supported model_type values: {', '.join(sorted(SUPPORTED_MODEL_TYPES))}"
+                f"supported model_type values: {', '.join(sorted(SUPPORTED_MODEL_TYPES))}",
+                "arch",
             )
-    return SUPPORTED_MODEL_TYPES[key], model_type
+    return SUPPORTED_MODEL_TYPES[key][0], model_type
+
+
+def default_shift(config: dict, path: str) -> Tuple[str, str]:
+    """(shift, where it came from) by rules 2-3 of the module docstring."""
+    if isinstance(config.get("right_shift_logits"), bool):
+        return ("shifted" if config["right_shift_logits"] else "none"), f"{path} 'right_shift_logits'"
+    if config.get("logit_shift") in ("none", "shifted"):
+        return config["logit_shift"], f"{path} 'logit_shift'"
+    key = str(config.get("model_type", "")).strip().lower()
+    if key not in SUPPORTED_MODEL_TYPES:
+        key = "dream" if any("Dream" in a for a in config.get("architectures") or []) else "llada"
+    return SUPPORTED_MODEL_TYPES[key][1], f"model_type {config.get('model_type')!r}"
+
+
+def check_limits(arch: ArchConfig, path: str) -> None:
+    sizes = {"vocab_size": arch.vocab_size, "hidden_size": arch.hidden_size, "num_layers": arch.num_layers,
+             "num_heads": arch.num_heads, "intermediate_size": arch.intermediate_size, "head_dim": arch.head_dim,
+             "parameters": arch.parameter_count()}  # fmt: skip
+    for key, value in sizes.items():
+        if not value or value <= 0:
+            raise ConversionError(f"{path}: {key} = {value} must be positive", "config")
+        if value > LIMITS[key]:
+            raise ConversionError(
+                f"{path}: {key} = {value:.4g} is implausible (limit {LIMITS[key]:.4g}); the config is corrupt or not a "
+                "language model",
+                "config",
+            )
+
+
+def _normalise_rope(config: dict, path: str) -> dict:
+    """transformers 5 writes RoPE as `rope_parameters` {"rope_type", "rope_theta"} (4.x: top-level `rope_theta`
+    and `rope_scaling`). Only plain RoPE is supported; the theta is copied to `rope_theta` either way."""
+    for key in ("rope_scaling", "rope_parameters"):
+        value = config.get(key)
+        if not value:
+            continue
+        kind = value.get("rope_type", value.get("type")) if isinstance(value, dict) else value
+        if kind not in (None, "default"):
+            raise ConversionError(f"{path}: field {key!r} = {value!r} is not supported (plain RoPE only)", "arch")
+        if isinstance(value, dict) and "rope_theta" in value and "rope_theta" not in config:
+            config = dict(config, rope_theta=value["rope_theta"])
+    return config
 
 
 def arch_from_config(config: dict, family: str, path: str) -> Tuple[ArchConfig, int, Optional[int]]:
-    if config.get("rope_scaling"):
-        raise ConversionError(f"{path}: field 'rope_scaling' = {config['rope_scaling']!r} is not supported")
+    config = _normalise_rope(config, path)
     if family == "llada":
         if config.get("include_bias"):
             raise ConversionError(f"{path}: field 'include_bias' = true is not supported (LLaDA-8B has false)")
@@ -152,6 +255,7 @@ def arch_from_config(config: dict, family: str, path: str) -> Tuple[ArchConfig, 
         raise ConversionError(f"{path}: field 'hidden_act' = {act!r}; only silu (SwiGLU) is supported")
     heads = int(_get(config, path, "num_attention_heads"))
     vocab = int(_get(config, path, "vocab_size"))
+    # Qwen2 always has q/k/v biases; Qwen3 and LLaMA only with attention_bias (false in every published Qwen3)
     qkv_bias = family in ("qwen2", "dream") or bool(config.get("attention_bias", False))
     if family == "llama" and config.get("mlp_bias"):
         raise ConversionError(f"{path}: field 'mlp_bias' = true is not supported")
@@ -166,7 +270,8 @@ def arch_from_config(config: dict, family: str, path: str) -> Tuple[ArchConfig, 
         rms_norm_eps=float(_get(config, path, "rms_norm_eps", default=1e-6)),
         qkv_bias=qkv_bias,
         tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
-        head_dim=config.get("head_dim"),
+        head_dim=int(config["head_dim"]) if config.get("head_dim") else None,
+        qk_norm=family == "qwen3",
     )
     return arch, vocab, _get(config, path, "max_position_embeddings", required=False)
 
@@ -205,6 +310,9 @@ def parameter_sources(arch: ArchConfig, family: str) -> Dict[str, str]:
             out[p + f"self_attn.{proj}_proj.weight"] = p + f"self_attn.{proj}_proj.weight"
             if arch.qkv_bias:
                 out[p + f"self_attn.{proj}_proj.bias"] = p + f"self_attn.{proj}_proj.bias"
+        if arch.qk_norm:
+            for n in ["self_attn.q_norm.weight", "self_attn.k_norm.weight"]:
+                out[p + n] = p + n
         for proj in ["gate_proj", "up_proj", "down_proj"]:
             out[p + f"mlp.{proj}.weight"] = p + f"mlp.{proj}.weight"
     out["model.norm.weight"] = "model.norm.weight"
@@ -324,8 +432,15 @@ def inspect_checkpoint(
         raise ConversionError(f"checkpoint folder not found: {directory}")
     config_path = os.path.join(directory, "config.json")
     config = _read_json(config_path, "config.json")
+    if not isinstance(config, dict):
+        raise ConversionError(f"{config_path}: not a JSON object")
+    refuse_block_diffusion(config, config_path, directory)
     family, model_type = family_of(config, config_path)
-    arch, config_vocab, max_pos = arch_from_config(config, family, config_path)
+    try:
+        arch, config_vocab, max_pos = arch_from_config(config, family, config_path)
+    except (TypeError, ValueError) as e:
+        raise ConversionError(f"{config_path}: {e}", "config") from e
+    check_limits(arch, config_path)
     tokenizer_path = os.path.join(directory, "tokenizer.json")
     if not os.path.isfile(tokenizer_path):
         raise ConversionError(
@@ -344,15 +459,18 @@ def inspect_checkpoint(
     vocab = tok.max_id + 1
     if vocab > config_vocab:
         raise ConversionError(
-            f"{tokenizer_path} has token ids up to {tok.max_id} but {config_path} vocab_size is {config_vocab}"
+            f"tokenizer/model vocabulary mismatch: {tokenizer_path} has token ids up to {tok.max_id} but "
+            f"{config_path} vocab_size is {config_vocab} (the tokenizer belongs to a different model)",
+            "vocab",
         )
     if vocab < config_vocab:
         notes.append(f"LM head trimmed from {config_vocab} to the tokenizer's {vocab} rows (padding rows)")
     arch.vocab_size = vocab
     if logit_shift is None:
-        logit_shift = SHIFT_BY_FAMILY[family]
-        if family == "llama":
-            notes.append("model_type 'llama': assumed unshifted (LLaDA-style); pass --logit-shift if not")
+        logit_shift, source = default_shift(config, config_path)
+        notes.append(f"logit_shift {logit_shift} (from {source}; --logit-shift overrides)")
+        if model_type.lower() in ("llama", "qwen3"):
+            notes.append(f"model_type {model_type!r}: assumed unshifted (LLaDA / MDLM-style); pass --logit-shift if not")
     elif logit_shift not in ("none", "shifted"):
         raise ConversionError(f"--logit-shift must be 'none' or 'shifted', got {logit_shift!r}")
     spec = CheckpointSpec(
@@ -373,7 +491,7 @@ def inspect_checkpoint(
         try:
             spec.checkpoint = Checkpoint(directory)
         except SafetensorsError as e:
-            raise ConversionError(str(e)) from e
+            raise ConversionError(str(e), e.kind) from e
         check_tensors(spec)
     return spec
 
@@ -390,6 +508,9 @@ def expected_shapes(arch: ArchConfig) -> Dict[str, Tuple[int, ...]]:
         shapes[p + "self_attn.k_proj.weight"] = (arch.num_kv_heads * d, h)
         shapes[p + "self_attn.v_proj.weight"] = (arch.num_kv_heads * d, h)
         shapes[p + "self_attn.o_proj.weight"] = (h, arch.num_heads * d)
+        if arch.qk_norm:
+            shapes[p + "self_attn.q_norm.weight"] = (d,)
+            shapes[p + "self_attn.k_norm.weight"] = (d,)
         if arch.qkv_bias:
             shapes[p + "self_attn.q_proj.bias"] = (arch.num_heads * d,)
             shapes[p + "self_attn.k_proj.bias"] = (arch.num_kv_heads * d,)
@@ -409,11 +530,17 @@ def check_tensors(spec: CheckpointSpec) -> None:
     missing = [src for p, src in spec.sources.items() if src not in spec.checkpoint]
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise ConversionError(f"{spec.directory}: checkpoint is missing tensor(s) {shown}")
+        raise ConversionError(f"{spec.directory}: checkpoint is missing tensor(s) {shown}", "shard")
     for param, src in spec.sources.items():
         _, shape = spec.checkpoint.info(src)
         want = shapes[param]
         if param in ("model.embed_tokens.weight", "lm_head.weight"):
+            if len(shape) == 2 and shape[1] == want[1] and shape[0] < want[0]:
+                raise ConversionError(
+                    f"tokenizer/model vocabulary mismatch: tensor {src} has {shape[0]} rows but {spec.tokenizer_path} "
+                    f"has {want[0]} tokens (the tokenizer belongs to a different model)",
+                    "vocab",
+                )
             ok = len(shape) == 2 and shape[1] == want[1] and shape[0] >= want[0]
         else:
             ok = tuple(shape) == tuple(want)
@@ -421,14 +548,34 @@ def check_tensors(spec: CheckpointSpec) -> None:
             raise ConversionError(f"{spec.directory}: tensor {src} has shape {list(shape)}, expected {list(want)}")
 
 
-def load_state_dict(spec: CheckpointSpec, round_fp16: bool = False) -> Dict[str, "object"]:
-    """Module state dict (torch tensors) from the checkpoint; `round_fp16` mimics --fp16 storage."""
+LINEAR_SUFFIXES = tuple(f".self_attn.{p}_proj.weight" for p in "qkvo") + tuple(
+    f".mlp.{p}_proj.weight" for p in ("gate", "up", "down")
+)
+
+
+def is_quantized_linear(param: str) -> bool:
+    """The parameters --dtype int8 / int4 quantise (the exporter decides from the graph; this mirrors it)."""
+    return param.startswith("model.layers.") and param.endswith(LINEAR_SUFFIXES)
+
+
+def load_state_dict(spec: CheckpointSpec, round_fp16: bool = False, dtype: Optional[str] = None) -> Dict[str, "object"]:
+    """Module state dict (torch tensors) from the checkpoint, with the exported weights' rounding applied:
+    `round_fp16` / dtype fp16 mimic float16 storage; dtype int8 / int4 quantise-dequantise the linear layers
+    exactly as the exporter stores them (and round the rest to float16)."""
     import torch
+
+    from . import quantize
 
     out = {}
     for param in spec.sources:
         arr = spec.load(param)
-        if round_fp16:
+        if dtype in ("int8", "int4") and is_quantized_linear(param):
+            if dtype == "int4":
+                arr = quantize.dequantize_int4(*quantize.quantize_int4(arr), k=arr.shape[1])
+            else:
+                arr = quantize.dequantize_int8(*quantize.quantize_int8(arr))
+            arr = np.ascontiguousarray(arr, dtype=np.float32)
+        elif round_fp16 or dtype in ("fp16", "int8", "int4"):
             arr = arr.astype(np.float16).astype(np.float32)
         out[param] = torch.from_numpy(arr)
     return out

@@ -1,21 +1,31 @@
 """Convert a local Hugging Face diffusion-LM checkpoint to our ONNX model folder (docs/model-format.md).
 
-    /usr/bin/python3 -m models.export.convert --checkpoint DIR --out DIR [--fp16 | --fp16-compute] [--top-k 8]
-        [--max-length N] [--full-logits] [--name NAME] [--logit-shift none|shifted]
-        [--mask-token T] [--end-token T] [--pad-token T] [--external-data auto|always|never]
+    /usr/bin/python3 -m models.export.convert --checkpoint DIR --out DIR [--dtype fp32|fp16|int8|int4]
+        [--fp16-compute] [--top-k 8] [--max-length N] [--full-logits] [--name NAME] [--logit-shift none|shifted]
+        [--mask-token T] [--end-token T] [--pad-token T] [--external-data auto|always|never] [--progress-json]
+
+The model is written into a hidden sibling folder and renamed to --out only when complete, so an interrupted
+conversion never leaves a folder the extension could select. --progress-json prints one line per checkpoint tensor,
+`@@progress {"done": i, "total": n, "bytes": b, "eta_s": s}`, and on failure `@@error {"kind": K, "message": M}`
+(kinds: arch, block, shard, pickle, vocab, config, input, oom, disk) for the VS Code command.
 
 Supported: Qwen2-architecture diffusion models (model_type qwen2 / Dream: Dream-7B, Dream-Coder-7B,
-DiffuCoder-7B, DreamOn-7B, Open-dCoder-0.5B; shifted logits), LLaDA (model_type llada; unshifted) and
-LLaMA-layout checkpoints (model_type llama; unshifted unless --logit-shift shifted). See docs/byo-model.md.
+DiffuCoder-7B, DreamOn-7B, Open-dCoder-0.5B; shifted logits), Qwen3 (dllm's A2D conversions, model_type a2d-qwen3;
+unshifted), a2d-qwen2 (Qwen2.5-Coder A2D; unshifted), LLaDA (model_type llada; unshifted) and LLaMA-layout
+checkpoints (model_type llama; unshifted unless --logit-shift shifted). Block-diffusion models are refused.
+See docs/byo-model.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
+import signal
 import sys
+import tempfile
 import time
 from typing import Callable, Optional
 
@@ -24,6 +34,13 @@ from .onnx_export import OPSET, export_graphs
 
 FORMAT = "diffusion-infill/1"
 DEFAULT_MAX_LENGTH = 4096
+DTYPES = ("fp32", "fp16", "int8", "int4")
+WEIGHTS_TEXT = {
+    "fp32": "float32",
+    "fp16": "float16 (cast to float32 in the graph)",
+    "int8": "int8 linear layers (dynamic quantisation, per-column scales); embedding / head / norms float16",
+    "int4": "int4 linear layers (MatMulNBits, block 32); embedding / head / norms float16",
+}
 
 
 def convert(
@@ -41,9 +58,20 @@ def convert(
     external_data: str = "auto",
     log: Callable[[str], None] = print,
     fp16_compute: bool = False,
+    dtype: Optional[str] = None,
+    progress: Optional[Callable[[int, int, int], None]] = None,
 ) -> dict:
-    """Converts; returns the manifest written to `out`/model.json. Raises ConversionError on user errors."""
+    """Converts; returns the manifest written to `out`/model.json. Raises ConversionError on user errors.
+
+    `dtype` fp32 | fp16 | int8 | int4 (`fp16=True` is the older spelling of dtype fp16)."""
     started = time.time()
+    dtype = dtype or ("fp16" if fp16 else "fp32")
+    if dtype not in DTYPES:
+        raise ConversionError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if fp16_compute and dtype in ("int8", "int4"):
+        raise ConversionError("--fp16-compute cannot be combined with --dtype int8 / int4")
+    fp16 = dtype == "fp16"
+    quant = dtype if dtype in ("int8", "int4") else None
     if top_k < 1:
         raise ConversionError(f"--top-k must be at least 1, got {top_k}")
     spec = inspect_checkpoint(
@@ -63,10 +91,35 @@ def convert(
         max_length = min(spec.max_position_embeddings or DEFAULT_MAX_LENGTH, DEFAULT_MAX_LENGTH)
     if max_length < 2:
         raise ConversionError(f"--max-length must be at least 2, got {max_length}")
-    os.makedirs(out, exist_ok=True)
     external = {"auto": None, "always": True, "never": False}.get(external_data, "bad")
     if external == "bad":
         raise ConversionError(f"--external-data must be auto, always or never, got {external_data!r}")
+    final = os.path.abspath(out)
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    # Written in a hidden sibling (same filesystem: the final rename is atomic) and renamed when complete.
+    work = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.partial-", dir=parent)
+    try:
+        manifest = _convert_into(work, spec, checkpoint, top_k, full_logits, fp16, quant, external, log,
+                                 fp16_compute, progress, max_length, name, dtype)  # fmt: skip
+        if os.path.isdir(final):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(final)}.old-", dir=parent)
+            os.rename(final, os.path.join(old, "x"))
+            os.rename(work, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    log(f"wrote {final} in {time.time() - started:.1f}s")
+    return manifest
+
+
+def _convert_into(work, spec, checkpoint, top_k, full_logits, fp16, quant, external, log, fp16_compute, progress,
+                  max_length, name, dtype) -> dict:  # fmt: skip
+    arch = spec.arch
+    out = work
     result = export_graphs(
         arch,
         spec.load,
@@ -78,6 +131,8 @@ def convert(
         external=external,  # type: ignore[arg-type]
         log=log,
         fp16_compute=fp16_compute,
+        quant=quant,
+        progress=progress,
     )
     shutil.copyfile(spec.tokenizer_path, os.path.join(out, "tokenizer.json"))
     manifest = {
@@ -107,11 +162,8 @@ def convert(
         "export": {
             "tool": "models.export.convert",
             "opset": OPSET,
-            "weights": (
-                "float16, float16 matmuls (GPU)"
-                if fp16_compute
-                else "float16 (cast to float32 in the graph)" if fp16 else "float32"
-            ),
+            "dtype": dtype,
+            "weights": "float16, float16 matmuls (GPU)" if fp16_compute else WEIGHTS_TEXT[dtype],
             "external_data": result["external_data"],
             "weight_bytes": result["weight_bytes"],
             "source_vocab_size": spec.config_vocab_size,
@@ -122,11 +174,31 @@ def convert(
         manifest["architecture"]["max_position_embeddings"] = spec.max_position_embeddings
     if full_logits:
         manifest["onnx_full_logits"] = result["files"][1]
+    if quant:
+        manifest["export"]["quantized_tensors"] = result["quantized_tensors"]
     with open(os.path.join(out, "model.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
-    log(f"wrote {out} ({', '.join(result['files'])}) in {time.time() - started:.1f}s")
+    log(f"exported {', '.join(result['files'])}")
     return manifest
+
+
+class _Progress:
+    """`@@progress` lines: tensors written / total, bytes, and an ETA from the mean time per tensor so far."""
+
+    def __init__(self, emit: Callable[[str], None]):
+        self.emit = emit
+        self.started = time.time()
+
+    def __call__(self, done: int, total: int, nbytes: int) -> None:
+        elapsed = time.time() - self.started
+        eta = elapsed / done * (total - done) if done else None
+        self.emit("@@progress " + json.dumps({"done": done, "total": total, "bytes": nbytes,
+                                               "eta_s": None if eta is None else round(eta, 1)}))  # fmt: skip
+
+
+def _error_line(kind: str, message: str) -> str:
+    return "@@error " + json.dumps({"kind": kind, "message": message})
 
 
 def main(argv=None) -> int:
@@ -134,7 +206,8 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoint", required=True, help="Hugging Face checkpoint folder (config.json, safetensors)")
     p.add_argument("--out", required=True, help="output model folder")
     precision = p.add_mutually_exclusive_group()
-    precision.add_argument("--fp16", action="store_true", help="store weights as float16 (compute stays float32)")
+    precision.add_argument("--dtype", choices=DTYPES, default=None, help="weight format (default fp32)")
+    precision.add_argument("--fp16", action="store_true", help="same as --dtype fp16 (compute stays float32)")
     precision.add_argument(
         "--fp16-compute",
         action="store_true",
@@ -149,12 +222,25 @@ def main(argv=None) -> int:
     p.add_argument("--end-token", default=None, help="token that fills the unused canvas tail (default eos)")
     p.add_argument("--pad-token", default=None, help="pad token (text or id)")
     p.add_argument("--external-data", default="auto", choices=["auto", "always", "never"])
+    p.add_argument("--progress-json", action="store_true", help="machine-readable @@progress / @@error lines")
     args = p.parse_args(argv)
+    # A cancel (SIGTERM from the VS Code command) unwinds like an exception, so convert() deletes its partial folder.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+
+    def fail(kind: str, message: str) -> int:
+        if args.progress_json:
+            emit(_error_line(kind, message))
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
     try:
         convert(
             args.checkpoint,
             args.out,
-            fp16=args.fp16,
+            dtype=args.dtype or ("fp16" if args.fp16 else None),
             top_k=args.top_k,
             max_length=args.max_length,
             full_logits=args.full_logits,
@@ -165,10 +251,19 @@ def main(argv=None) -> int:
             pad_token=args.pad_token,
             external_data=args.external_data,
             fp16_compute=args.fp16_compute,
+            log=lambda m: print(m, flush=True),
+            progress=_Progress(emit) if args.progress_json else None,
         )
     except ConversionError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e.kind, str(e))
+    except MemoryError:
+        return fail("oom", "out of memory while converting: close other programs, or convert on a machine with more "
+                    "RAM (the converter streams one tensor at a time; the largest tensor must fit twice)")  # fmt: skip
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return fail("disk", f"out of disk space writing the model ({e}); free space or pick another output "
+                        "folder (about the size of the checkpoint at fp16; a quarter at int4)")  # fmt: skip
+        raise
     return 0
 
 

@@ -1,8 +1,8 @@
-"""Qwen2 / LLaMA-style transformer in plain PyTorch with BIDIRECTIONAL attention.
+"""Qwen2 / Qwen3 / LLaMA-style transformer in plain PyTorch with BIDIRECTIONAL attention.
 
 This is the network of every diffusion LM we convert (Dream family and Open-dCoder are Qwen2, LLaDA is
-LLaMA-like): token embedding, N x [RMSNorm -> attention with RoPE and grouped-query heads -> residual ->
-RMSNorm -> SwiGLU MLP -> residual], final RMSNorm, LM head. The only change from the autoregressive
+LLaMA-like, dllm's A2D conversions are Qwen2 / Qwen3): token embedding, N x [RMSNorm -> attention with RoPE and grouped-query heads -> residual ->
+RMSNorm -> SwiGLU MLP -> residual], final RMSNorm (Qwen3 adds a per-head RMSNorm on q and k), LM head. The only change from the autoregressive
 originals is that there is no causal mask and no attention mask at all: every row sees every token.
 
 Parameter names follow Hugging Face's Qwen2/LLaMA checkpoints (`model.layers.N.self_attn.q_proj.weight`,
@@ -91,8 +91,38 @@ def matmul_t(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]
     return F.linear(x, weight, bias)
 
 
+_INT8_ACTIVATIONS = {"on": False}
+
+
+class simulate_int8_activations:
+    """Reference runs only (never exported): the layers `--dtype int8` quantises see their input rounded the way
+    ONNX Runtime's DynamicQuantizeLinear rounds it (uint8, per tensor, zero point from the min / max)."""
+
+    def __enter__(self):
+        self.saved = _INT8_ACTIVATIONS["on"]
+        _INT8_ACTIVATIONS["on"] = True
+        return self
+
+    def __exit__(self, *exc):
+        _INT8_ACTIVATIONS["on"] = self.saved
+        return False
+
+
+def dynamic_quantize(x: torch.Tensor) -> torch.Tensor:
+    lo = torch.clamp(x.min(), max=0.0)
+    hi = torch.clamp(x.max(), min=0.0)
+    scale = (hi - lo) / 255.0
+    if float(scale) == 0.0:
+        return x
+    zero = torch.clamp(torch.round(-lo / scale), 0, 255)
+    q = torch.clamp(torch.round(x / scale) + zero, 0, 255)
+    return (q - zero) * scale
+
+
 def linear(x: torch.Tensor, layer: nn.Linear, mixed: bool) -> torch.Tensor:
     """`layer(x)`; with `mixed`, weight and bias are marked float16 (x must already be)."""
+    if _INT8_ACTIVATIONS["on"]:
+        x = dynamic_quantize(x)
     bias = to_half(layer.bias, mixed) if layer.bias is not None else None
     return matmul_t(x, to_half(layer.weight, mixed), bias)
 
@@ -110,6 +140,8 @@ class ArchConfig:
     qkv_bias: bool = False
     tie_word_embeddings: bool = False
     head_dim: Optional[int] = None
+    # Qwen3: per-head RMSNorm of q and k (weights [head_dim]) between the projection and RoPE
+    qk_norm: bool = False
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -126,7 +158,7 @@ class ArchConfig:
         kv = 2 * h * self.num_kv_heads * d
         o = self.num_heads * d * h
         bias = (self.num_heads + 2 * self.num_kv_heads) * d if self.qkv_bias else 0
-        layer = q + kv + o + bias + 3 * h * i + 2 * h
+        layer = q + kv + o + bias + 3 * h * i + 2 * h + (2 * d if self.qk_norm else 0)
         emb = self.vocab_size * h * (1 if self.tie_word_embeddings else 2)
         return self.num_layers * layer + emb + h
 
@@ -181,6 +213,14 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(h, cfg.num_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.v_proj = nn.Linear(h, cfg.num_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(cfg.num_heads * cfg.head_dim, h, bias=False)
+        if cfg.qk_norm:
+            self.q_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps)
+            self.k_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps)
+        self.qk_norm = cfg.qk_norm
+
+    def _head_norm(self, x: torch.Tensor, norm: "RMSNorm") -> torch.Tensor:
+        # statistics in float32 also in the --fp16-compute graph (the norm weight is a float32 tensor)
+        return to_half(norm(to_float(x, self.mixed)), self.mixed)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         b, length = x.shape[0], x.shape[1]
@@ -190,6 +230,9 @@ class Attention(nn.Module):
         q = linear(x, self.q_proj, mixed).view(b, length, kvh, g, d).permute(0, 2, 3, 1, 4)
         k = linear(x, self.k_proj, mixed).view(b, length, kvh, 1, d).permute(0, 2, 3, 1, 4)
         v = linear(x, self.v_proj, mixed).view(b, length, kvh, 1, d).permute(0, 2, 3, 1, 4)
+        if self.qk_norm:  # over the last axis (head_dim): the same per-head norm as Qwen3's, before RoPE
+            q = self._head_norm(q, self.q_norm)
+            k = self._head_norm(k, self.k_norm)
         cos, sin = to_half(cos.to(q.dtype), mixed), to_half(sin.to(q.dtype), mixed)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin

@@ -27,6 +27,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
+from . import quantize
 from .modeling import ArchConfig, DiffusionLM, FullLogits, PositionsTopK, shape_only_matmuls
 
 OPSET = 17
@@ -192,7 +193,10 @@ def strip_weight_half_casts(model: onnx.ModelProto, weights: Sequence[str]) -> s
 
 
 class WeightStore:
-    """Decides each weight's stored layout once, and writes the external-data file once for all graphs."""
+    """Decides each weight's stored layout once, and writes the external-data file once for all graphs.
+
+    `quant` ('int8' / 'int4', see quantize.py): every weight read only through `Transpose -> MatMul` (the linear
+    layers, not the embedding / LM head) is stored quantised and its MatMul replaced; the rest is float16."""
 
     def __init__(
         self,
@@ -203,16 +207,22 @@ class WeightStore:
         out_dir: str,
         data_file: str,
         log: Callable[[str], None] = print,
+        quant: Optional[str] = None,
+        progress: Optional[Callable[[int, int, int], None]] = None,
     ):
         self.load = load
         self.names = list(names)
-        self.fp16 = fp16
+        self.fp16 = fp16 or quant is not None
+        self.quant = quant
         self.external = external
         self.out_dir = out_dir
         self.data_file = data_file
         self.log = log
+        self.progress = progress
         self.transposed: Dict[str, bool] = {}
-        self.locations: Dict[str, Tuple[int, int, Tuple[int, ...]]] = {}
+        self.quantized: set = set()
+        self.k_of: Dict[str, int] = {}  # K of each quantised weight (int4 pads K to whole blocks)
+        self.locations: Dict[str, Tuple[int, int, Tuple[int, ...], int]] = {}
         self.inline: Dict[str, np.ndarray] = {}
         self.bytes_total = 0
         self.direct_half: set = set()  # float16 weights read by float16 ops (no Cast)
@@ -220,54 +230,93 @@ class WeightStore:
     def decide_layout(self, graphs: Sequence[onnx.ModelProto]) -> None:
         for name in self.names:
             all_transpose = True
+            matmul_only = True
             used = False
             for model in graphs:
+                consumers: Dict[str, List[onnx.NodeProto]] = {}
                 for node in model.graph.node:
-                    if name in node.input:
-                        used = True
-                        perm = [list(a.ints) for a in node.attribute if a.name == "perm"]
-                        if node.op_type != "Transpose" or perm != [[1, 0]]:
-                            all_transpose = False
+                    for i in node.input:
+                        consumers.setdefault(i, []).append(node)
+                for node in consumers.get(name, []):
+                    used = True
+                    perm = [list(a.ints) for a in node.attribute if a.name == "perm"]
+                    if node.op_type != "Transpose" or perm != [[1, 0]]:
+                        all_transpose = False
+                        continue
+                    after = consumers.get(node.output[0], [])
+                    if not after or any(n.op_type != "MatMul" or list(n.input).index(node.output[0]) != 1 for n in after):
+                        matmul_only = False
             self.transposed[name] = used and all_transpose
+            if self.quant and self.transposed[name] and matmul_only and name != "lm_head.weight":
+                self.quantized.add(name)
 
-    def _array(self, name: str) -> np.ndarray:
+    def _arrays(self, name: str) -> List[Tuple[str, np.ndarray]]:
+        """(stored name, array) of each initializer holding weight `name`."""
+        if name in self.quantized:
+            w = self.load(name)  # [N, K]: MatMulNBits wants the nn.Linear layout; quantize_int8 transposes
+            self.k_of[name] = int(w.shape[1])
+            pair = quantize.quantize_int4(w) if self.quant == "int4" else quantize.quantize_int8(w)
+            return list(zip(quantize.stored_names(name, self.quant), pair))  # type: ignore[arg-type]
         # torch for the transpose + cast: multi-threaded and cache-blocked (numpy's strided copy of a
         # transposed 18944 x 3584 matrix is several times slower)
         t = torch.from_numpy(self.load(name))
         if self.transposed[name]:
             t = t.t()
-        half = self.fp16 or name in self.direct_half
-        return t.to(torch.float16 if half else torch.float32).contiguous().numpy()
+        direct = name in self.direct_half
+        half = self.fp16 or direct
+        stored = name + "__fp16" if self.fp16 and not direct else name
+        return [(stored, t.to(torch.float16 if half else torch.float32).contiguous().numpy())]
 
     def write(self) -> None:
-        if self.external:
-            path = os.path.join(self.out_dir, self.data_file)
-            offset = 0
-            with open(path, "wb") as f:
-                for i, name in enumerate(self.names):
-                    arr = self._array(name)
+        total = len(self.names)
+        path = os.path.join(self.out_dir, self.data_file)
+        f = open(path, "wb") if self.external else None
+        offset = 0
+        try:
+            for i, name in enumerate(self.names):
+                for stored, arr in self._arrays(name):
+                    self.bytes_total += arr.nbytes
+                    if f is None:
+                        self.inline[stored] = arr
+                        continue
                     pad = (-offset) % ALIGN
                     if pad:
                         f.write(b"\0" * pad)
                         offset += pad
                     raw = arr.tobytes()
                     f.write(raw)
-                    self.locations[name] = (offset, len(raw), tuple(arr.shape))
+                    self.locations[stored] = (offset, len(raw), tuple(arr.shape), _onnx_type(arr))
                     offset += len(raw)
-                    self.bytes_total += len(raw)
-                    if (i + 1) % 20 == 0 or i + 1 == len(self.names):
-                        self.log(f"  wrote {i + 1}/{len(self.names)} tensors ({offset / 1e9:.2f} GB)")
-        else:
-            for name in self.names:
-                arr = self._array(name)
-                self.inline[name] = arr
-                self.bytes_total += arr.nbytes
+                if self.progress is not None:
+                    self.progress(i + 1, total, self.bytes_total)
+                if f is not None and ((i + 1) % 20 == 0 or i + 1 == total):
+                    self.log(f"  wrote {i + 1}/{total} tensors ({offset / 1e9:.2f} GB)")
+        finally:
+            if f is not None:
+                f.close()
+
+    def _initializer(self, stored: str, last: bool) -> TensorProto:
+        if self.external:
+            offset, length, shape, data_type = self.locations[stored]
+            t = TensorProto()
+            t.name = stored
+            t.data_type = data_type
+            t.dims.extend(shape)
+            t.data_location = TensorProto.EXTERNAL
+            for k, v in (("location", self.data_file), ("offset", str(offset)), ("length", str(length))):
+                entry = t.external_data.add()
+                entry.key, entry.value = k, v
+            return t
+        t = numpy_helper.from_array(self.inline[stored], stored)
+        if last:
+            del self.inline[stored]  # the proto holds its own copy
+        return t
 
     def attach(self, model: onnx.ModelProto, last: bool = False) -> onnx.ModelProto:
         graph = model.graph
         weight_set = set(self.names)
         present = {i.name for i in graph.input}
-        # 1. drop the Transpose nodes of pre-transposed weights and rewire their consumers
+        # 1. drop the Transpose nodes of pre-transposed (or quantised) weights and rewire their consumers
         rename: Dict[str, str] = {}
         keep_nodes = []
         for node in graph.node:
@@ -275,42 +324,59 @@ class WeightStore:
                 rename[node.output[0]] = node.input[0]
                 continue
             keep_nodes.append(node)
-        for node in keep_nodes:
-            for j, name in enumerate(node.input):
+        rewritten = []
+        for j, node in enumerate(keep_nodes):
+            for i, name in enumerate(node.input):
                 if name in rename:
-                    node.input[j] = rename[name]
+                    node.input[i] = rename[name]
+            if node.op_type == "MatMul" and len(node.input) == 2 and node.input[1] in self.quantized:
+                w = node.input[1]
+                n, k = self._shape(w)
+                rewritten.extend(quantize.matmul_nodes(self.quant, node.input[0], w, node.output[0], k, n, f"q{j}"))  # type: ignore[arg-type]
+            else:
+                rewritten.append(node)
         # 2. weights: initializers (fp16 ones behind a Cast), no longer graph inputs
         initializers: List[TensorProto] = []
         casts: List[onnx.NodeProto] = []
         for name in self.names:
             if name not in present:
                 continue
+            if name in self.quantized:
+                initializers.extend(self._initializer(s, last) for s in quantize.stored_names(name, self.quant))  # type: ignore[arg-type]
+                continue
             direct = name in self.direct_half
             stored = name + "__fp16" if self.fp16 and not direct else name
-            if self.external:
-                offset, length, shape = self.locations[name]
-                t = TensorProto()
-                t.name = stored
-                t.data_type = TensorProto.FLOAT16 if self.fp16 or direct else TensorProto.FLOAT
-                t.dims.extend(shape)
-                t.data_location = TensorProto.EXTERNAL
-                for k, v in (("location", self.data_file), ("offset", str(offset)), ("length", str(length))):
-                    entry = t.external_data.add()
-                    entry.key, entry.value = k, v
-            else:
-                t = numpy_helper.from_array(self.inline[name], stored)
-                if last:
-                    del self.inline[name]  # the proto holds its own copy
-            initializers.append(t)
+            initializers.append(self._initializer(stored, last))
             if self.fp16 and not direct:
                 casts.append(helper.make_node("Cast", [stored], [name], to=TensorProto.FLOAT, name=f"cast_{name}"))
         del graph.node[:]
-        graph.node.extend(casts + keep_nodes)
+        graph.node.extend(casts + rewritten)
         inputs = [i for i in graph.input if i.name not in weight_set]
         del graph.input[:]
         graph.input.extend(inputs)
         graph.initializer.extend(initializers)
+        if self.quant == "int4" and not any(o.domain == "com.microsoft" for o in model.opset_import):
+            model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+        if self.quant:
+            del graph.value_info[:]  # the rewritten region's intermediate names changed; ORT infers the types
         return model
+
+    def _shape(self, name: str) -> Tuple[int, int]:
+        """(N, K) of quantised weight `name` from its stored arrays."""
+        q, s = quantize.stored_names(name, self.quant)  # type: ignore[arg-type]
+        shape = self.locations[q][2] if self.external else self.inline[q].shape
+        if self.quant == "int4":
+            n = shape[0]
+            scales = self.locations[s][2] if self.external else self.inline[s].shape
+            k = self.k_of[name]
+            assert scales[0] == n * shape[1]
+            return n, k
+        return shape[1], shape[0]
+
+
+def _onnx_type(arr: np.ndarray) -> int:
+    return {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float16): TensorProto.FLOAT16,
+            np.dtype(np.uint8): TensorProto.UINT8, np.dtype(np.int8): TensorProto.INT8}[arr.dtype]  # fmt: skip
 
 
 def export_graphs(
@@ -326,8 +392,17 @@ def export_graphs(
     full_name: str = "model_full_logits.onnx",
     log: Callable[[str], None] = print,
     fp16_compute: bool = False,
+    quant: Optional[str] = None,
+    progress: Optional[Callable[[int, int, int], None]] = None,
 ) -> Dict[str, object]:
-    """Writes the positions graph (and optionally the full-logits graph) into `out_dir`."""
+    """Writes the positions graph (and optionally the full-logits graph) into `out_dir`.
+
+    `quant` 'int8' / 'int4' quantises the linear layers (quantize.py); `progress(done, total, bytes)` is called after
+    each checkpoint tensor is written."""
+    if quant not in (None, "int8", "int4"):
+        raise ValueError(quant)
+    if quant and fp16_compute:
+        raise ValueError("quantised weights run float32 compute; --fp16-compute does not apply")
     kinds = [("positions_topk", graph_name)] + ([("full_logits", full_name)] if full_logits else [])
     traced: List[Tuple[str, onnx.ModelProto]] = []
     names: List[str] = []
@@ -341,14 +416,14 @@ def export_graphs(
     if any(d != direct_sets[0] for d in direct_sets):
         raise RuntimeError("the graphs disagree on which weights are float16")
     fp16 = fp16 or fp16_compute
-    bytes_needed = arch.parameter_count() * (2 if fp16 else 4)
+    bytes_needed = arch.parameter_count() * (1 if quant else 2 if fp16 else 4)
     if external is None:
         external = bytes_needed > TWO_GB - 64 * 1024**2
     data_file = graph_name + ".data"
-    store = WeightStore(load, names, fp16, external, out_dir, data_file, log)
+    store = WeightStore(load, names, fp16, external, out_dir, data_file, log, quant=quant, progress=progress)
     store.direct_half = direct_sets[0]
     store.decide_layout([m for _, m in traced])
-    log(f"writing weights ({'fp16' if fp16 else 'fp32'}, {'external data ' + data_file if external else 'inline'}) ...")
+    log(f"writing weights ({quant or ('fp16' if fp16 else 'fp32')}, {'external data ' + data_file if external else 'inline'}) ...")
     store.write()
     files = []
     while traced:
@@ -360,4 +435,9 @@ def export_graphs(
             onnx.checker.check_model(path)  # a big inline model would be checked from a second in-memory copy
         del model
         files.append(fname)
-    return {"files": files, "external_data": data_file if external else None, "weight_bytes": store.bytes_total}
+    return {
+        "files": files,
+        "external_data": data_file if external else None,
+        "weight_bytes": store.bytes_total,
+        "quantized_tensors": len(store.quantized),
+    }

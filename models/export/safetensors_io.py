@@ -37,7 +37,11 @@ SINGLE_FILE = "model.safetensors"
 
 
 class SafetensorsError(Exception):
-    pass
+    """`kind` (for the VS Code command's messages): 'shard' (missing / truncated file), 'pickle', 'weights'."""
+
+    def __init__(self, message: str, kind: str = "weights"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def bf16_to_f32(raw: np.ndarray) -> np.ndarray:
@@ -70,9 +74,23 @@ class SafetensorsFile:
             raise SafetensorsError(f"{path}: cannot read ({e})") from e
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise SafetensorsError(f"{path}: header is not JSON ({e})") from e
+        if not isinstance(header, dict):
+            raise SafetensorsError(f"{path}: header is not a JSON object")
         self.metadata = header.pop("__metadata__", None) or {}
         self.header: Dict[str, dict] = header
         self.data_start = 8 + n
+        # A truncated shard (an interrupted download) is found here, before a long export starts.
+        try:
+            end = max((int(h["data_offsets"][1]) for h in header.values()), default=0)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise SafetensorsError(f"{path}: header has a tensor without valid data_offsets ({e})") from e
+        size = os.path.getsize(path)
+        if self.data_start + end > size:
+            raise SafetensorsError(
+                f"{path}: truncated shard: the header needs {self.data_start + end} bytes, the file has {size} "
+                "(an interrupted download? download it again)",
+                "shard",
+            )
 
     def keys(self) -> List[str]:
         return list(self.header.keys())
@@ -132,7 +150,7 @@ class Checkpoint:
                 path = os.path.join(directory, shard)
                 if shard not in self.files:
                     if not os.path.isfile(path):
-                        raise SafetensorsError(f"{index} lists shard {shard}, which is missing from {directory}")
+                        raise SafetensorsError(f"{index} lists shard {shard}, which is missing from {directory}", "shard")
                     self.files[shard] = SafetensorsFile(path)
                 if name not in self.files[shard].header:
                     raise SafetensorsError(f"{path}: tensor {name} listed in {INDEX_FILE} is not in the shard")
@@ -142,7 +160,18 @@ class Checkpoint:
             for name in self.files[SINGLE_FILE].keys():
                 self.where[name] = SINGLE_FILE
         else:
-            others = sorted(p for p in os.listdir(directory) if p.endswith((".bin", ".pt", ".pth", ".gguf")))
+            others = sorted(p for p in os.listdir(directory) if p.endswith((".bin", ".pt", ".pth", ".ckpt", ".gguf")))
+            pickles = [p for p in others if not p.endswith(".gguf")]
+            if pickles:
+                # Never unpickled: loading a pickle runs whatever code the file carries.
+                raise SafetensorsError(
+                    f"{directory}: missing {SINGLE_FILE} or {INDEX_FILE}; found only {', '.join(others)}: {pickles[0]} is a PyTorch pickle, and loading a pickle "
+                    "can run arbitrary code, so it is never opened. Download the model's safetensors files instead "
+                    "(most Hugging Face repos have them), or convert on a machine you trust with "
+                    "`python -c \"import torch, safetensors.torch as s; "
+                    "s.save_file(torch.load('pytorch_model.bin', weights_only=True), 'model.safetensors')\"`",
+                    "pickle",
+                )
             hint = f" (found {', '.join(others)}: only safetensors is supported)" if others else ""
             raise SafetensorsError(f"{directory}: missing {SINGLE_FILE} or {INDEX_FILE}{hint}")
 

@@ -19,11 +19,18 @@ Variants:
                     (a->b, ..., z->a) with near-certainty, and anything else (including the mask) uniformly.
                     Through the engine's shift, a masked canvas after "a" must fill as "bcd...": this pins
                     that the prediction for position i comes from row i-1.
+  qwen3-tiny        dllm Tiny-A2D layout: model_type "a2d-qwen3", Qwen3-0.6B's config fields, q_norm / k_norm,
+                    head_dim 16 != hidden / heads, no q/k/v bias, tied, BF16, mask from tokenizer_config, unshifted.
+  qwen3-untied-fp16 the same with an untied head, exported with --dtype fp16.
+  a2d-qwen2-tiny    Qwen2.5-Coder A2D layout: model_type "a2d-qwen2" (Qwen2 path, biases, tied), unshifted.
+  <family>-int8/-int4  dream, qwen3 (untied), a2d-qwen2, llada and llama exported with --dtype int8 / int4; the
+                    reference is the PyTorch module with the same quantise-dequantise applied to its weights.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,7 +42,7 @@ import torch
 from ..recipe.bpe import bytes_to_unicode  # the same GPT-2 byte alphabet our own tokenizer uses
 from .checkpoint import inspect_checkpoint, load_state_dict
 from .convert import convert
-from .modeling import DiffusionLM, FullLogits, PositionsTopK
+from .modeling import DiffusionLM, FullLogits, PositionsTopK, simulate_int8_activations
 from .safetensors_io import save_file, save_sharded
 
 N_BYTES = 256
@@ -98,7 +105,8 @@ def _hf_tensors(cfg: dict, rng: np.random.Generator, names: str, tied: bool, qkv
     else:
         h, layers, heads = cfg["hidden_size"], cfg["num_hidden_layers"], cfg["num_attention_heads"]
         kv, inter, vocab = cfg["num_key_value_heads"], cfg["intermediate_size"], cfg["vocab_size"]
-    d = h // heads
+    d = cfg.get("head_dim") or h // heads
+    qk_norm = "qwen3" in str(cfg.get("model_type", ""))
 
     def w(*shape, scale=None):
         fan_in = shape[-1]
@@ -138,6 +146,9 @@ def _hf_tensors(cfg: dict, rng: np.random.Generator, names: str, tied: bool, qkv
             t[p + "self_attn.k_proj.bias"] = w(kv * d, scale=0.1)
             t[p + "self_attn.v_proj.bias"] = w(kv * d, scale=0.1)
         t[p + "self_attn.o_proj.weight"] = w(h, heads * d)
+        if qk_norm:
+            t[p + "self_attn.q_norm.weight"] = norm(d)
+            t[p + "self_attn.k_norm.weight"] = norm(d)
         t[p + "mlp.gate_proj.weight"] = w(inter, h)
         t[p + "mlp.up_proj.weight"] = w(inter, h)
         t[p + "mlp.down_proj.weight"] = w(h, inter)
@@ -278,6 +289,78 @@ def write_llama(ckpt: str, seed: int = 4) -> None:
     save_file(tensors, os.path.join(ckpt, "model.safetensors"), dtype="F32")
 
 
+QWEN3_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
+
+
+def qwen3_config(tied: bool, **over) -> dict:
+    """Qwen3-0.6B's config.json field for field (names and every non-size value as published), at tiny sizes,
+    with dllm's A2D model_type / architectures. head_dim is NOT hidden / heads, as in Qwen3-0.6B (128 vs 64)."""
+    cfg = {
+        "architectures": ["A2DQwen3LMHeadModel"],
+        "attention_bias": False,
+        "attention_dropout": 0.0,
+        "bos_token_id": N_BYTES,
+        "eos_token_id": N_BYTES + 2,
+        "head_dim": 16,
+        "hidden_act": "silu",
+        "hidden_size": 32,
+        "initializer_range": 0.02,
+        "intermediate_size": 48,
+        "max_position_embeddings": 40960,
+        "max_window_layers": 2,
+        "model_type": "a2d-qwen3",
+        "num_attention_heads": 4,
+        "num_hidden_layers": 2,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06,
+        "rope_scaling": None,
+        "rope_theta": 1000000,
+        "sliding_window": None,
+        "tie_word_embeddings": tied,
+        "torch_dtype": "bfloat16",
+        "transformers_version": "4.51.0",
+        "use_cache": False,
+        "use_sliding_window": False,
+        "vocab_size": N_BYTES + len(QWEN3_SPECIALS),
+    }
+    cfg.update(over)
+    return cfg
+
+
+def write_qwen3(ckpt: str, seed: int = 6, tied: bool = True) -> None:
+    """dllm Tiny-A2D layout: model_type a2d-qwen3; the mask token comes from tokenizer_config.json."""
+    os.makedirs(ckpt, exist_ok=True)
+    cfg = qwen3_config(tied)
+    _write_json(os.path.join(ckpt, "config.json"), cfg)
+    _write_json(os.path.join(ckpt, "tokenizer.json"), tokenizer_json(QWEN3_SPECIALS))
+    _write_json(
+        os.path.join(ckpt, "tokenizer_config.json"),
+        {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>", "bos_token": None},
+    )
+    tensors = _hf_tensors(cfg, np.random.default_rng(seed), "hf", tied=tied, qkv_bias=False)
+    save_file(tensors, os.path.join(ckpt, "model.safetensors"), dtype="BF16")
+
+
+def write_qwen3_untied(ckpt: str, seed: int = 7) -> None:
+    write_qwen3(ckpt, seed, tied=False)
+
+
+def write_a2d_qwen2(ckpt: str, seed: int = 8) -> None:
+    """Qwen2.5-Coder-0.5B-Instruct A2D layout (dllm): Qwen2 config (tied, q/k/v biases), model_type a2d-qwen2."""
+    os.makedirs(ckpt, exist_ok=True)
+    cfg = qwen2_config("a2d-qwen2", vocab=N_BYTES + len(QWEN3_SPECIALS), tied=True, intermediate_size=80)
+    cfg["architectures"] = ["A2DQwen2LMHeadModel"]
+    cfg["bos_token_id"], cfg["eos_token_id"] = N_BYTES, N_BYTES + 2
+    _write_json(os.path.join(ckpt, "config.json"), cfg)
+    _write_json(os.path.join(ckpt, "tokenizer.json"), tokenizer_json(QWEN3_SPECIALS))
+    _write_json(
+        os.path.join(ckpt, "tokenizer_config.json"),
+        {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>"},
+    )
+    tensors = _hf_tensors(cfg, np.random.default_rng(seed), "hf", tied=True, qkv_bias=True)
+    save_file(tensors, os.path.join(ckpt, "model.safetensors"), dtype="BF16")
+
+
 CHAIN_SCALE = 3.0
 
 
@@ -338,7 +421,16 @@ VARIANTS = {
     "llama-tiny": (write_llama, {"external_data": "always", "top_k": 5}),
     "dream-chain": (write_chain, {}),
     "dream-fp16c": (write_dream, {"fp16_compute": True}),
+    "qwen3-tiny": (write_qwen3, {}),
+    "qwen3-untied-fp16": (write_qwen3_untied, {"dtype": "fp16"}),
+    "a2d-qwen2-tiny": (write_a2d_qwen2, {}),
 }
+# Every family at the quantised dtypes (fp32 and fp16 are covered above): ORT vs the PyTorch module with the same
+# quantise-dequantise applied to its weights.
+for _family, _writer in [("dream", write_dream), ("qwen3", write_qwen3_untied), ("a2d-qwen2", write_a2d_qwen2),
+                         ("llada", write_llada), ("llama", write_llama)]:  # fmt: skip
+    for _dtype in ("int8", "int4"):
+        VARIANTS[f"{_family}-{_dtype}"] = (_writer, {"dtype": _dtype})
 
 
 def reference_inputs(name: str, vocab: int, mask: int, rng: np.random.Generator) -> List[dict]:
@@ -367,13 +459,14 @@ def _jsonable(x: np.ndarray):
     return x.tolist()
 
 
-def pytorch_reference(spec, round_fp16: bool, top_k: int, cases: List[dict]) -> List[dict]:
+def pytorch_reference(spec, dtype: str, top_k: int, cases: List[dict]) -> List[dict]:
     lm = DiffusionLM(spec.arch).eval()
-    lm.load_state_dict(load_state_dict(spec, round_fp16=round_fp16), strict=True)
+    lm.load_state_dict(load_state_dict(spec, dtype=dtype), strict=True)
     head = PositionsTopK(lm, spec.special.mask, top_k).eval()
     full = FullLogits(lm, spec.special.mask).eval()
     out = []
-    with torch.no_grad():
+    sim = simulate_int8_activations() if dtype == "int8" else contextlib.nullcontext()
+    with torch.no_grad(), sim:
         for case in cases:
             ids = torch.from_numpy(case["input_ids"])
             pos = torch.from_numpy(case["positions"])
@@ -408,15 +501,17 @@ def build(name: str, root: str, quiet: bool = True) -> str:
     spec = inspect_checkpoint(ckpt)
     rng = np.random.default_rng(11)
     cases = reference_inputs(name, spec.arch.vocab_size, spec.special.mask, rng)
-    fp16 = bool(opts.get("fp16", False) or opts.get("fp16_compute", False))
+    dtype = str(opts.get("dtype") or ("fp16" if opts.get("fp16") or opts.get("fp16_compute") else "fp32"))
+    fp16 = dtype == "fp16"
     ref = {
         "model": name,
+        "dtype": dtype,
         "fp16_weights": fp16,
         "fp16_compute": bool(opts.get("fp16_compute", False)),
         "logit_shift": manifest["logit_shift"],
         "mask": spec.special.mask,
         "top_k": manifest["top_k"],
-        "cases": pytorch_reference(spec, fp16, manifest["top_k"], cases),
+        "cases": pytorch_reference(spec, dtype, manifest["top_k"], cases),
     }
     if name == "dream-chain":
         ref["chain"] = {chr(c): chr(chain_successor(c)) for c in range(ord("a"), ord("z") + 1)}  # type: ignore[arg-type]

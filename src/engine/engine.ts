@@ -81,6 +81,9 @@ export class InfillEngine {
       attempts: session.device.attempts,
       adapter: session.device.adapter,
       precision: session.device.precision,
+      inferredManifest: manifest.inferred
+        ? `no model.json; inferred: ${manifest.inferred.join(', ')}`
+        : undefined,
       loadMs: Math.round(performance.now() - t0),
     };
     return new InfillEngine(

@@ -2,6 +2,7 @@
 // the field, because the user fixes these by editing or replacing files in the model folder.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inferDropInManifest, isDropInFolder } from './dropin';
 import { EngineError } from './errors';
 
 export type LogitShift = 'none' | 'shifted';
@@ -31,6 +32,8 @@ export interface ModelManifest {
   outputKind: OutputKind;
   topK: number;
   languages: string[];
+  /** Drop-in folders (no model.json): where each inferred value came from, for the log. */
+  inferred?: string[];
 }
 
 export const MANIFEST_FILE = 'model.json';
@@ -43,6 +46,9 @@ export function loadManifest(modelDir: string): ModelManifest {
   const file = path.join(dir, MANIFEST_FILE);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new EngineError('model-missing', `model folder not found: ${dir}`);
+  }
+  if (!fs.existsSync(file) && isDropInFolder(dir)) {
+    return inferDropInManifest(dir); // Hugging Face / Optimum layout, no conversion (dropin.ts)
   }
   if (!fs.existsSync(file)) {
     throw new EngineError('model-missing', `${file}: manifest not found`);

@@ -178,6 +178,8 @@ export interface ModelInfo {
   adapter?: string;
   /** "fp32" / "fp16", with why a GPU runs fp32. */
   precision?: string;
+  /** Drop-in ONNX folder (no model.json): the inferred manifest, one line (engine/dropin.ts). */
+  inferredManifest?: string;
   loadMs: number;
 }
 

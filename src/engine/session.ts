@@ -9,7 +9,8 @@ import type { ExecutionProviderChoice } from './protocol';
 import { describeAttempts, providerOrder, type ProviderAttempt, type ProviderName } from './providers';
 import { fp16GraphPath } from './precision';
 import { resolvePackageFile } from './resolve';
-import { topKFromLogits, type RowPrediction } from './topk';
+import { fullLogitsFeeds, reduceLogitRows } from './dropinLogits';
+import type { RowPrediction } from './topk';
 import { probeWebGpu } from './webgpuProbe';
 
 export interface SessionOptions {
@@ -150,10 +151,10 @@ export class ModelSession {
     }
     const ids = new ort.Tensor('int64', this.fill(inputIds.length, inputIds), [1, inputIds.length]);
     if (this.outputKind === 'full_logits') {
-      const out = await this.session.run({ input_ids: ids });
-      const logits = floatData(out.logits);
-      const vocab = out.logits.dims[2];
-      return rows.map((row) => topKFromLogits(logits, row * vocab, vocab, FULL_LOGITS_TOP_K, [this.maskId]));
+      // drop-in graphs may also take attention_mask / position_ids and pad or halve their logits
+      const feeds = fullLogitsFeeds(this.session.inputNames, ids, inputIds.length);
+      const out = await this.session.run(feeds);
+      return reduceLogitRows(out.logits, rows, this.vocabSize, FULL_LOGITS_TOP_K, this.maskId);
     }
     // Row buckets (DI_ROW_BUCKETS=1, GPU providers only): pad the row count to a power of two so that a
     // loop whose masked set shrinks step by step reuses a few shapes (padding rows repeat the last row

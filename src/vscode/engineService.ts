@@ -141,6 +141,9 @@ export class EngineService implements vscode.Disposable {
           attempts: info.attempts,
           note: info.providerNote,
         });
+        if (info.inferredManifest) {
+          this.log.info(`${info.name}: ${info.inferredManifest}`); // drop-in folder: show what was assumed
+        }
       }
       if (this.status.state.kind === 'loading') {
         this.status.set({ kind: 'idle' });

@@ -9,6 +9,7 @@ The tiny exported models are left in test-artifacts/exported/ (see models/export
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -40,6 +41,14 @@ ORT_CHECK = os.path.join(ROOT, "models", "export", "ort_check.mjs")
 FP32_TOL = 1e-4
 FP16_COMPUTE_TOL = 5e-3  # float16 activations inside the matmuls
 FP16_LOGITS_TOL = 2e-2  # float16 logits: one ulp at |x| in [8, 16) is 7.8e-3
+# int4: the reference module holds the same dequantised weights and ORT's MatMulNBits (accuracy_level 0)
+# dequantises to float32, so only summation order differs: fp32 tolerance.
+INT4_TOL = FP32_TOL
+# int8: the reference holds the dequantised weights AND rounds each quantised layer's input the way
+# DynamicQuantizeLinear does (modeling.simulate_int8_activations); left: float summation order, and an
+# activation landing on the other side of a rounding boundary (one uint8 step) now and then.
+INT8_PROB_TOL = 1e-3
+INT8_LOGITS_TOL = 1e-2
 
 
 def run_ort(onnx_path: str, feeds: dict) -> dict:
@@ -94,6 +103,9 @@ def naive_reference(sd: dict, cfg: ArchConfig, ids: torch.Tensor) -> torch.Tenso
         q = lin(h, p + "self_attn.q_proj").view(b, length, cfg.num_heads, d).transpose(1, 2)
         k = lin(h, p + "self_attn.k_proj").view(b, length, cfg.num_kv_heads, d).transpose(1, 2)
         v = lin(h, p + "self_attn.v_proj").view(b, length, cfg.num_kv_heads, d).transpose(1, 2)
+        if p + "self_attn.q_norm.weight" in sd:  # Qwen3: RMSNorm of each head's q and k, before RoPE
+            q = rms(q, sd[p + "self_attn.q_norm.weight"])
+            k = rms(k, sd[p + "self_attn.k_norm.weight"])
         q = q * cos + rot(q) * sin
         k = k * cos + rot(k) * sin
         groups = cfg.num_heads // cfg.num_kv_heads
@@ -203,6 +215,18 @@ class ModelingTests(unittest.TestCase):
             diff = (lm(ids) - naive_reference(sd, cfg, ids)).abs().max().item()
         self.assertNotIn("lm_head.weight", sd)
         self.assertLess(diff, 1e-4)
+
+    def test_matches_independent_reference_qwen3_qk_norm_head_dim(self):
+        cfg = small_arch(qkv_bias=False, qk_norm=True, head_dim=10, tie_word_embeddings=True)
+        lm = random_module(cfg, seed=4)
+        ids = torch.randint(0, cfg.vocab_size, (2, 9))
+        with torch.no_grad():
+            got = lm(ids)
+            want = naive_reference(dict(lm.state_dict()), cfg, ids)
+        diff = float((got - want).abs().max())
+        print(f"\n  module vs independent reference (qwen3-like, head_dim 10, q/k norm): max abs diff {diff:.2e}")
+        self.assertLess(diff, 1e-4)
+        self.assertIn("model.layers.0.self_attn.q_norm.weight", lm.state_dict())
 
     def test_attention_is_bidirectional(self):
         cfg = small_arch()
@@ -328,6 +352,48 @@ class ExportParityTests(unittest.TestCase):
         m = self.manifest("llada-tiny")
         self.assertEqual(m["logit_shift"], "none")
         self.assertEqual(m["special_tokens"], {"mask": 259, "pad": 257, "end": 257, "eos": 257, "bos": 256})
+
+    def test_qwen3_a2d_tied_qk_norm_head_dim(self):
+        self.check_parity("qwen3-tiny")
+        m = self.manifest("qwen3-tiny")
+        self.assertEqual(m["architecture"]["family"], "qwen3")
+        self.assertEqual(m["logit_shift"], "none")  # a2d-*: dllm's MDLM trainer default right_shift_logits=False
+        self.assertEqual(m["special_tokens"]["mask"], 259)  # <|mask|> from tokenizer_config.json
+        self.assertEqual(m["special_tokens"]["end"], 258)  # eos <|im_end|> from config eos_token_id
+        names = {i.name for i in onnx.load(os.path.join(self.models["qwen3-tiny"], "model.onnx")).graph.initializer}
+        self.assertIn("model.layers.1.self_attn.q_norm.weight", names)
+        self.assertNotIn("lm_head.weight", names)  # tied
+
+    def test_qwen3_untied_fp16(self):
+        self.check_parity("qwen3-untied-fp16", logits_tol=FP32_TOL)
+        self.assertEqual(self.manifest("qwen3-untied-fp16")["export"]["dtype"], "fp16")
+
+    def test_qwen25_coder_a2d_via_qwen2_path(self):
+        self.check_parity("a2d-qwen2-tiny")
+        m = self.manifest("a2d-qwen2-tiny")
+        self.assertEqual((m["architecture"]["family"], m["logit_shift"]), ("qwen2", "none"))
+
+    def test_every_family_int4_matmulnbits(self):
+        for family in ["dream", "qwen3", "a2d-qwen2", "llada", "llama"]:
+            name = f"{family}-int4"
+            self.check_parity(name, tol=INT4_TOL)
+            m = self.manifest(name)
+            self.assertEqual(m["export"]["dtype"], "int4")
+            self.assertEqual(m["export"]["quantized_tensors"], 7 * m["architecture"]["layers"])
+            model = onnx.load(os.path.join(self.models[name], m["onnx"]), load_external_data=False)
+            ops = [n.op_type for n in model.graph.node]
+            self.assertEqual(ops.count("MatMulNBits"), 7 * m["architecture"]["layers"], name)
+
+    def test_every_family_int8_dynamic(self):
+        for family in ["dream", "qwen3", "a2d-qwen2", "llada", "llama"]:
+            name = f"{family}-int8"
+            self.check_parity(name, tol=INT8_PROB_TOL, logits_tol=INT8_LOGITS_TOL)
+            m = self.manifest(name)
+            model = onnx.load(os.path.join(self.models[name], m["onnx"]), load_external_data=False)
+            ops = [n.op_type for n in model.graph.node]
+            self.assertEqual(ops.count("MatMulInteger"), 7 * m["architecture"]["layers"], name)
+            int8 = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8]
+            self.assertEqual(len(int8), 7 * m["architecture"]["layers"])
 
     def test_llama_external_data(self):
         self.check_parity("llama-tiny")
@@ -491,6 +557,130 @@ class ErrorTests(unittest.TestCase):
         manifest = self.convert_quiet(mask_token="<|something|>")  # the override fixes it
         self.assertEqual(manifest["special_tokens"]["mask"], 260)
 
+    def test_block_diffusion_refused_by_name_type_or_field(self):
+        cases = [
+            {"model_type": "sdar"},
+            {"architectures": ["Fast_dLLM_QwenForCausalLM"]},
+            {"model_type": "llada2_moe"},
+            {"_name_or_path": "dllm-collection/Qwen3-0.6B-diffusion-bd3lm-v0.1"},
+            {"block_size": 32},
+        ]
+        for change in cases:
+            tiny.write_dream(self.ckpt)
+            self.edit_config(**change)
+            with self.assertRaisesRegex(ConversionError, "block-diffusion.*never sees the text after the hole") as cm:
+                self.convert_quiet()
+            self.assertEqual(cm.exception.kind, "block", change)
+        bd = os.path.join(self.tmp, "Qwen3-0.6B-diffusion-bd3lm-v0.1")
+        tiny.write_qwen3(bd)
+        with self.assertRaisesRegex(ConversionError, "block-diffusion"):
+            convert(bd, self.out, log=lambda _m: None)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_pickle_is_refused_and_never_unpickled(self):
+        for f in os.listdir(self.ckpt):
+            if f.endswith(".safetensors") or f.endswith(".index.json"):
+                os.remove(os.path.join(self.ckpt, f))
+        marker = os.path.join(self.tmp, "unpickled")
+
+        class Evil:
+            def __reduce__(self):
+                return (open, (marker, "w"))
+
+        import pickle
+
+        with open(os.path.join(self.ckpt, "pytorch_model.bin"), "wb") as f:
+            pickle.dump(Evil(), f)
+        with self.assertRaisesRegex(ConversionError, "pickle.*never opened") as cm:
+            self.convert_quiet()
+        self.assertEqual(cm.exception.kind, "pickle")
+        self.assertFalse(os.path.exists(marker))
+
+    def test_truncated_shard(self):
+        shard = os.path.join(self.ckpt, "model-00002-of-00002.safetensors")
+        size = os.path.getsize(shard)
+        with open(shard, "r+b") as f:
+            f.truncate(size - 100)
+        with self.assertRaisesRegex(ConversionError, "truncated shard.*interrupted download") as cm:
+            self.convert_quiet()
+        self.assertEqual(cm.exception.kind, "shard")
+
+    def test_absurd_config_sizes(self):
+        for field, value in [("hidden_size", 10**7), ("num_hidden_layers", 100000), ("vocab_size", 10**9),
+                             ("intermediate_size", -5)]:  # fmt: skip
+            tiny.write_dream(self.ckpt)
+            self.edit_config(**{field: value})
+            with self.assertRaisesRegex(ConversionError, "implausible|must be positive") as cm:
+                self.convert_quiet()
+            self.assertEqual(cm.exception.kind, "config", field)
+
+    def test_tokenizer_model_vocab_mismatch(self):
+        self.edit_config(vocab_size=200)  # the tokenizer has 261 tokens
+        with self.assertRaisesRegex(ConversionError, "vocabulary mismatch.*belongs to a different model") as cm:
+            self.convert_quiet()
+        self.assertEqual(cm.exception.kind, "vocab")
+
+    def test_progress_lines_and_no_partial_folder_on_failure(self):
+        r = subprocess.run(
+            [sys.executable, "-m", "models.export.convert", "--checkpoint", self.ckpt, "--out", self.out,
+             "--progress-json", "--dtype", "int4"],
+            capture_output=True, text=True, cwd=ROOT, timeout=300,
+        )  # fmt: skip
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [json.loads(x[len("@@progress ") :]) for x in r.stdout.splitlines() if x.startswith("@@progress ")]
+        total = len(inspect_checkpoint(self.ckpt, open_weights=False).sources)
+        self.assertEqual([x["done"] for x in lines], list(range(1, total + 1)))
+        self.assertTrue(all(x["total"] == total for x in lines))
+        self.assertEqual(lines[-1]["eta_s"], 0.0)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["ckpt", "out"])  # no .partial-* left
+        # a failure half-way (a tensor read fails after others were written) leaves neither output nor partial folder
+        from models.export import safetensors_io
+
+        saved = safetensors_io.SafetensorsFile.raw
+        calls = []
+
+        def failing(self_, n):
+            calls.append(n)
+            if len(calls) > 5:
+                raise OSError(28, "No space left on device")
+            return saved(self_, n)
+
+        safetensors_io.SafetensorsFile.raw = failing  # type: ignore[assignment]
+        try:
+            with self.assertRaises(OSError):
+                convert(self.ckpt, os.path.join(self.tmp, "out2"), log=lambda _m: None)
+        finally:
+            safetensors_io.SafetensorsFile.raw = saved  # type: ignore[assignment]
+        self.assertGreater(len(calls), 5)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["ckpt", "out"])
+
+    def test_cli_out_of_disk_and_memory_lines(self):
+        from models.export import convert as convert_mod
+
+        for exc, kind in [(OSError(28, "No space left on device"), "disk"), (MemoryError(), "oom")]:
+            saved = convert_mod.convert
+
+            def failing(*_a, **_k):
+                raise exc
+
+            convert_mod.convert = failing  # type: ignore[assignment]
+            buf = io.StringIO()
+            try:
+                with redirect_stdout(buf), contextlib.redirect_stderr(io.StringIO()):
+                    code = convert_mod.main(["--checkpoint", self.ckpt, "--out", self.out, "--progress-json"])
+            finally:
+                convert_mod.convert = saved  # type: ignore[assignment]
+            self.assertEqual(code, 2)
+            line = [x for x in buf.getvalue().splitlines() if x.startswith("@@error ")][0]
+            self.assertEqual(json.loads(line[len("@@error ") :])["kind"], kind)
+
+    def test_transformers5_rope_parameters(self):
+        self.edit_config(rope_theta=None, rope_parameters={"rope_type": "default", "rope_theta": 12345.0})
+        self.assertEqual(inspect_checkpoint(self.ckpt, open_weights=False).arch.rope_theta, 12345.0)
+        self.edit_config(rope_parameters={"rope_type": "yarn", "rope_theta": 1e6, "factor": 4.0})
+        with self.assertRaisesRegex(ConversionError, "rope_parameters.*plain RoPE only"):
+            self.convert_quiet()
+
     def test_rope_scaling_rejected(self):
         self.edit_config(rope_scaling={"type": "yarn", "factor": 4.0})
         with self.assertRaisesRegex(ConversionError, "rope_scaling"):
@@ -572,3 +762,39 @@ class BenchScriptTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HfReferenceScriptTests(unittest.TestCase):
+    """models/export/hf_reference.py (the GPU machine's transformers comparison) minus transformers: our module
+    stands in for the reference, which runs the checkpoint layout, conversion, ORT run and comparison."""
+
+    def test_script_with_our_module_as_reference(self):
+        from models.export import hf_reference
+
+        tmp = tempfile.mkdtemp()
+        try:
+            out = os.path.join(tmp, "report.json")
+            with redirect_stdout(io.StringIO()):
+                code = hf_reference.main(["--out", tmp, "--reference", "ours", "--json", out])
+            with open(out, encoding="utf-8") as f:
+                report = json.load(f)
+            self.assertEqual(code, 0)
+            self.assertEqual([r["family"] for r in report["results"]], list(hf_reference.FAMILIES))
+            for r in report["results"]:
+                self.assertLess(r["max_abs_diff"], hf_reference.TOLERANCE, r)
+                self.assertTrue(r["mask_is_minus_inf"])
+        finally:
+            shutil.rmtree(tmp)
+
+    def test_refuses_to_run_without_transformers(self):
+        from models.export import hf_reference
+
+        try:
+            import transformers  # noqa: F401
+
+            self.skipTest("transformers is installed")
+        except ImportError:
+            pass
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            self.assertEqual(hf_reference.main(["--out", tempfile.mkdtemp()]), 3)
+        self.assertIn("transformers is not installed", err.getvalue())

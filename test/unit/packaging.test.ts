@@ -92,11 +92,25 @@ describe('VSIX packaging (linux-x64 built and unpacked)', () => {
   });
 
   it('ships the runtime model files only, and the shipped manifest loads', () => {
-    const model = [...entries.keys()].filter((e) => e.startsWith('extension/models/')).sort();
+    const model = [...entries.keys()].filter((e) => e.startsWith('extension/models/default/')).sort();
     assert.deepEqual(model, [
       'extension/models/default/model.json',
       'extension/models/default/model.onnx',
       'extension/models/default/tokenizer.json',
+    ]);
+    const others = [...entries.keys()].filter(
+      (e) => e.startsWith('extension/models/') && !e.startsWith('extension/models/default/'),
+    );
+    // Convert Model... runs `python3 -m models.export.convert` from the extension folder.
+    assert.deepEqual(others.sort(), [
+      'extension/models/__init__.py',
+      'extension/models/export/__init__.py',
+      'extension/models/export/checkpoint.py',
+      'extension/models/export/convert.py',
+      'extension/models/export/modeling.py',
+      'extension/models/export/onnx_export.py',
+      'extension/models/export/quantize.py',
+      'extension/models/export/safetensors_io.py',
     ]);
     const dir = path.join(unpacked, 'extension', 'models', 'default');
     const manifest = loadManifest(dir);
