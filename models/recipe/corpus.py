@@ -533,6 +533,8 @@ def main(argv=None) -> None:
     ap.add_argument("--npm-dir", default=None)
     ap.add_argument("--src-dir", default=str(REPO / "build" / "corpus-src"), help="Debian sources, apt state")
     ap.add_argument("--python-root", default=None, help="site-packages to read (preset python)")
+    ap.add_argument("--python-stdlib", default=None,
+                    help="also the interpreter's standard library at this path (preset python; PSF-2.0)")
     ap.add_argument("--manifest", default=None)
     ap.add_argument("--bench", default=str(REPO.parent / "shared" / "benchmarks" / "humaneval-infilling"))
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the per-language byte caps (fixture: 0.05)")
@@ -572,6 +574,13 @@ def main(argv=None) -> None:
     for src_index, (_, _, _, root, exclude) in enumerate(sources):
         for path, lang in iter_files(root):
             candidates.append((src_index, path, str(path.relative_to(root)), lang, exclude))
+    if args.preset == "python" and args.python_stdlib:
+        import platform
+        # A venv's site-packages does not hold the standard library; its installed packages are skipped here.
+        sources.append(("python-stdlib", platform.python_version(), "PSF-2.0", Path(args.python_stdlib),
+                        r"/(site|dist)-packages/|/test/|/tests/|/idlelib/|/lib2to3/"))
+        for path, lang in iter_files(Path(args.python_stdlib)):
+            candidates.append((len(sources) - 1, path, str(path.relative_to(args.python_stdlib)), lang, sources[-1][4]))
     if args.preset == "python":
         root = Path(args.python_root)
         for name, version, licence, files, permissive in python_site_sources(root):

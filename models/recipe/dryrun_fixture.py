@@ -57,6 +57,18 @@ def fake_site(root: Path) -> Path:
     return site
 
 
+def fake_stdlib(root: Path) -> Path:
+    """A standard-library folder with a site-packages inside it (which corpus.py must skip)."""
+    import sysconfig
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    lib = root / "stdlib"
+    (lib / "site-packages" / "skipme").mkdir(parents=True, exist_ok=True)
+    for mod in ("contextlib.py", "functools.py", "tokenize.py"):
+        (lib / mod).write_text((stdlib / mod).read_text())
+    (lib / "site-packages" / "skipme" / "mod.py").write_text((stdlib / "contextlib.py").read_text() + "\n# copy\n")
+    return lib
+
+
 def build(out: Path) -> dict:
     corpus = out / "jsts-corpus"
     corpus.mkdir(parents=True, exist_ok=True)
@@ -67,7 +79,7 @@ def build(out: Path) -> dict:
                     str(corpus / "spans.jsonl")], check=True, capture_output=True)
     packed = pack_text(corpus, out / "jsts.tar.xz")
     site = fake_site(out)
-    return {"pack": str(out / "jsts.tar.xz"), "site": str(site), **packed}
+    return {"pack": str(out / "jsts.tar.xz"), "site": str(site), "stdlib": str(fake_stdlib(out)), **packed}
 
 
 def main() -> None:

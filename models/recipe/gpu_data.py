@@ -29,6 +29,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--jsts-pack", default=None, help="transport.py pack-text output (omit: Python only)")
     ap.add_argument("--jsts-limit", type=int, default=None, help="only the pack's first N files (smoke runs)")
     ap.add_argument("--python-root", default=None, help="site-packages to build the Python half from (omit: none)")
+    ap.add_argument("--python-stdlib", default=None, help="also this standard library folder (PSF-2.0)")
     ap.add_argument("--python-scale", type=float, default=1.0, help="scales the Python byte cap (dry runs)")
     ap.add_argument("--tokenizer", default="models/default/tokenizer.json")
     ap.add_argument("--out", default="build/gpu-data")
@@ -57,6 +58,8 @@ def main(argv=None) -> dict:
                  "--seed", str(args.seed), "--id-offset", str(max((r["id"] for r in records), default=-1) + 1)]
         if args.bench:
             cargs += ["--bench", args.bench]
+        if args.python_stdlib:
+            cargs += ["--python-stdlib", args.python_stdlib]
         corpus.main(cargs)
         py_records = [json.loads(line) for line in open(py_out / "files.jsonl")]
         timings["python_corpus_s"] = round(time.time() - t1, 1)

@@ -30,6 +30,7 @@ DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-build/gpu-out}
 JSTS_PACK=${JSTS_PACK:-build/pack/jsts.tar.xz}
 SITE=${SITE:-$($PY -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')}
+STDLIB=${STDLIB-$($PY -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')}   # empty: none
 PY_SCALE=${PY_SCALE:-1}
 TOKENIZER=${TOKENIZER:-models/default/tokenizer.json}
 SIZES=${SIZES:-"6x384 8x320 6x320 4x256"}
@@ -50,9 +51,11 @@ MAX_CHUNK_MIB=${MAX_CHUNK_MIB:-15}
 COMPILE=${COMPILE:-0}
 VAL_WINDOWS=${VAL_WINDOWS:-128}
 VAL_EVERY=${VAL_EVERY:-500}
-BENCH=${BENCH:-}                      # HumanEval-Infilling folder; absent on the GPU machine unless carried
-DATA=build/gpu-data
-RUNS=build/gpu-runs
+# HumanEval-Infilling folder for the decontamination of the Python half: the GPU machine has no /work/shared, so
+# the CPU side copies the single-line file into the carried (ignored, never committed) build/pack/bench.
+BENCH=${BENCH:-build/pack/bench}
+DATA=${DATA:-build/gpu-data}
+RUNS=${RUNS:-build/gpu-runs}
 VOCAB=$($PY -c "import json,sys; print(len(json.load(open(sys.argv[1]))['model']['vocab']))" "$TOKENIZER")
 
 mkdir -p "$OUT" "$RUNS"
@@ -82,7 +85,14 @@ if sys.argv[1] == "cuda" and info["tokenizers"] is None:
 PYCHECK
 [ -f "$JSTS_PACK" ] || { echo "error: JS/TS pack $JSTS_PACK missing (CPU side: transport.py pack-text)" >&2; exit 2; }
 bench=()
-[ -n "$BENCH" ] && bench=(--bench "$BENCH")
+if [ -f "$BENCH/HumanEval-SingleLineInfilling.jsonl.gz" ]; then
+  bench=(--bench "$BENCH")
+elif [ "$DEVICE" = cuda ]; then
+  echo "error: $BENCH/HumanEval-SingleLineInfilling.jsonl.gz missing: the Python half could not be decontaminated" >&2
+  exit 2
+else
+  echo "note: no HumanEval data in $BENCH; corpus.py's default path is used (decontamination skipped if absent)" >&2
+fi
 
 common=(--device "$DEVICE" --vocab-size "$VOCAB" --seq-len "$SEQ" --data-path torch --log-every 50)
 if [ "$DEVICE" = cpu ]; then
@@ -113,7 +123,9 @@ fi
 # 2. data
 if [ "$REBUILD" = 1 ] || ! [ -f "$DATA/summary.json" ] || ! [ -f "$DATA/train.npz" ]; then
   rm -rf "$DATA"
-  $PY -m models.recipe.gpu_data --jsts-pack "$JSTS_PACK" --python-root "$SITE" --python-scale "$PY_SCALE" \
+  stdlib=()
+  [ -n "$STDLIB" ] && stdlib=(--python-stdlib "$STDLIB")
+  $PY -m models.recipe.gpu_data --jsts-pack "$JSTS_PACK" --python-root "$SITE" --python-scale "$PY_SCALE" "${stdlib[@]}" \
       --tokenizer "$TOKENIZER" --out "$DATA" --manifest-out "$DATA/corpus-manifest-python.json" \
       --workers "$WORKERS" "${req[@]}" "${bench[@]}"
 fi
@@ -151,7 +163,7 @@ done
 layers=${best%x*} hidden=${best#*x}
 budget=$(( DEADLINE - $(elapsed) - RESERVE ))
 [ "$budget" -gt "$MAX_TRAIN" ] && budget=$MAX_TRAIN
-[ "$budget" -gt 5 ] || { echo "error: no time left to train ($budget s)" >&2; exit 1; }
+[ "$budget" -ge 2 ] || { echo "error: no time left to train ($budget s)" >&2; exit 1; }
 # 90% of the measured rate, so the cosine schedule completes inside the time budget.
 tokens=$(( best_tps / 2 * budget * 9 / 10 ))
 [ -n "$RESUME" ] && tokens=$(( tokens + prev_tokens ))
