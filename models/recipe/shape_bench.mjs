@@ -2,6 +2,7 @@
 // onnxruntime-node, batch 1, a window of --length tokens, --rows requested rows (the canvas of a hole), the
 // thread count the engine uses by default (2). Prints one JSON object per model.
 //   node models/recipe/shape_bench.mjs --length 256 --rows 64 --runs 15 build/shape-probe/6x384 ...
+import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -23,28 +24,35 @@ const rows = opt('rows', 64);
 const runs = opt('runs', 15);
 const threads = opt('threads', 2);
 
+// All models are loaded first and timed round-robin, so that load from other processes on a shared machine slows
+// them alike: their ratios stay meaningful when the absolute figures are not.
+const sessions = [];
 for (const dir of args) {
-  const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  const session = await ort.InferenceSession.create(path.join(dir, manifest.onnx ?? 'model.onnx'), {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });
-  const ids = BigInt64Array.from({ length }, (_, i) => BigInt(3 + ((i * 7919) % 4000)));
-  const pos = BigInt64Array.from({ length: rows }, (_, i) => BigInt(Math.floor((length - rows) / 2) + i));
-  const feeds = {
-    input_ids: new ort.Tensor('int64', ids, [1, length]),
-    positions: new ort.Tensor('int64', pos, [1, rows]),
-  };
-  for (let i = 0; i < 3; i++) await session.run(feeds);
-  const times = [];
-  for (let i = 0; i < runs; i++) {
+  sessions.push({ dir, session, times: [] });
+}
+const ids = BigInt64Array.from({ length }, (_, i) => BigInt(3 + ((i * 7919) % 4000)));
+const pos = BigInt64Array.from({ length: rows }, (_, i) => BigInt(Math.floor((length - rows) / 2) + i));
+const feeds = {
+  input_ids: new ort.Tensor('int64', ids, [1, length]),
+  positions: new ort.Tensor('int64', pos, [1, rows]),
+};
+for (const s of sessions) for (let i = 0; i < 3; i++) await s.session.run(feeds);
+for (let r = 0; r < runs; r++) {
+  for (const s of sessions) {
     const t0 = process.hrtime.bigint();
-    await session.run(feeds);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    await s.session.run(feeds);
+    s.times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
-  times.sort((a, b) => a - b);
-  console.log(
-    JSON.stringify({ model: path.basename(dir), length, rows, threads, runs, median_ms: times[Math.floor(runs / 2)], min_ms: times[0] }),
-  );
-  await session.release();
+}
+for (const s of sessions) {
+  s.times.sort((a, b) => a - b);
+  const median = s.times[Math.floor(runs / 2)];
+  console.log(JSON.stringify({ model: s.dir, length, rows, threads, runs, median_ms: median, min_ms: s.times[0] }));
+  await s.session.release();
 }

@@ -294,6 +294,7 @@ def main(argv=None) -> None:
 
     ckpt = out / "checkpoint.pt"
     step, elapsed_before = 0, 0.0
+    rewarm_from = None  # a fresh optimiser on trained weights warms up again, from the resume step
     source = ckpt if ckpt.exists() else (Path(args.resume_from) if args.resume_from else None)
     if source is not None:
         # Checkpoints hold only tensors and plain values, so torch >= 2.6's default weights_only loading reads them;
@@ -302,9 +303,11 @@ def main(argv=None) -> None:
         if state["config"] != cfg.to_dict():
             sys.exit(f"error: {source} has config {state['config']}, this run {cfg.to_dict()}")
         model.load_state_dict(state["model"])
+        step, elapsed_before = int(state.get("step") or 0), float(state.get("elapsed") or 0.0)
         if "optimizer" in state:
             optimizer.load_state_dict(state["optimizer"])
-        step, elapsed_before = int(state.get("step") or 0), float(state.get("elapsed") or 0.0)
+        else:
+            rewarm_from = step
         if step >= total_steps and source != ckpt:
             sys.exit(f"error: {source} is at step {step}; raise --tokens above {step * tokens_per_step}")
         print(f"resumed from {source} at step {step}" + ("" if "optimizer" in state else " (fresh optimiser)"),
@@ -351,6 +354,8 @@ def main(argv=None) -> None:
             probe.data_done()
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total_steps, args.lr, args.warmup)
+            if rewarm_from is not None:
+                group["lr"] *= min(1.0, (step - rewarm_from + 1) / max(1, args.warmup))
         loss, logits, ce = masked_loss(model, inputs_t, targets_t, masked_t, weight_t, autocast)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -213,6 +213,32 @@ class TrainExportTest(unittest.TestCase):
         for key in a:
             torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
+    def test_resume_from_returned_weights_rewarms_a_fresh_optimiser(self):
+        import torch
+        from models.recipe.train import lr_at
+        self.train("first", 64 * 4)
+        chunks = self.root / "chunks"
+        subprocess.run([sys.executable, "-m", "models.recipe.transport", "chunk", "--checkpoint",
+                        str(self.root / "first" / "final.pt"), "--out", str(chunks), "--max-mib", "0.02"],
+                       cwd=REPO, check=True, capture_output=True)
+        self.assertGreater(len(list(chunks.glob("weights-*.bin"))), 1, "several chunks")
+        subprocess.run([sys.executable, "-m", "models.recipe.transport", "join", "--index",
+                        str(chunks / "weights-index.json"), "--out", str(self.root / "joined.pt")],
+                       cwd=REPO, check=True, capture_output=True)
+        joined = torch.load(self.root / "joined.pt")
+        first = torch.load(self.root / "first" / "final.pt")
+        for key, value in first["model"].items():  # bf16 on the way back
+            torch.testing.assert_close(joined["model"][key], value, rtol=1e-2, atol=1e-2)
+        log = self.train("continued", 64 * 8, ["--resume-from", str(self.root / "joined.pt")])
+        self.assertEqual(log[0]["event"], "resume_from")
+        self.assertEqual(log[0]["step"], 4)
+        self.assertEqual(log[-1]["event"], "done")
+        self.assertEqual(log[-1]["step"], 8)
+        lrs = {r["step"]: r["lr"] for r in log if "lr" in r}
+        # First step after the resume (logged as step 5): half of the schedule's rate (warm-up of 2 steps).
+        self.assertAlmostEqual(lrs[5], 0.5 * lr_at(4, 8, 1e-3, 2), places=9)
+        self.assertAlmostEqual(lrs[6], lr_at(5, 8, 1e-3, 2), places=9)
+
     def test_log_has_loss_and_validation_accuracy(self):
         log = self.train("logged", 64 * 4)
         self.assertTrue(any("loss" in r for r in log))
