@@ -41,11 +41,13 @@ WARMUP=${WARMUP:-300}
 PROBE_STEPS=${PROBE_STEPS:-20}
 TARGET_TOKENS=${TARGET_TOKENS:-400000000}
 DEADLINE=${DEADLINE:-560}             # seconds for the whole call (the device allows 600 per command)
-RESERVE=${RESERVE:-45}                # seconds kept after training: final validation, chunking, tar
+RESERVE=${RESERVE:-60}                # seconds kept for the trainers' start (data to the GPU), final validation, chunks, tar
 MAX_TRAIN=${MAX_TRAIN:-330}           # cap on the training phase
 WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
 SMOKE=${SMOKE:-1}
-RESUME=${RESUME:-}
+RESUME=${RESUME:-}                    # folder with an earlier call's returned files: continue from those weights
+CONTINUE=${CONTINUE:-0}               # 1: the machine is still warm from an earlier call of this session: continue
+                                      # from build/gpu-runs/*/checkpoint.pt, optimiser state included
 REBUILD=${REBUILD:-0}
 MAX_CHUNK_MIB=${MAX_CHUNK_MIB:-15}
 COMPILE=${COMPILE:-0}
@@ -134,7 +136,13 @@ cp "$DATA/corpus-manifest-python.json" "$META/" 2>/dev/null || true
 say "data: $($PY -c "import json; s=json.load(open('$DATA/summary.json')); print(s['train']['tokens'], 'train tokens,', s['val']['tokens'], 'val tokens')")"
 
 # 3. probe (or the size of the run being resumed)
-if [ -n "$RESUME" ]; then
+prev_tokens=0
+if [ "$CONTINUE" = 1 ]; then
+  [ -f "$RUNS/structured/checkpoint.pt" ] && [ -f "$RUNS/uniform/checkpoint.pt" ] \
+    || { echo "error: CONTINUE=1 but $RUNS/{structured,uniform}/checkpoint.pt are missing" >&2; exit 2; }
+  read -r layers hidden prev_tokens < <($PY -c "import torch; c=torch.load('$RUNS/structured/checkpoint.pt', map_location='cpu'); print(c['config']['layers'], c['config']['hidden'], c['tokens'])")
+  SIZES="${layers}x${hidden}"
+elif [ -n "$RESUME" ]; then
   mkdir -p "$RUNS/resume"
   tar -xf "$RESUME/meta.tar" -C "$RUNS/resume"
   cp "$RESUME"/*-weights-*.bin "$RUNS/resume/"
@@ -166,12 +174,12 @@ budget=$(( DEADLINE - $(elapsed) - RESERVE ))
 [ "$budget" -ge 2 ] || { echo "error: no time left to train ($budget s)" >&2; exit 1; }
 # 90% of the measured rate, so the cosine schedule completes inside the time budget.
 tokens=$(( best_tps / 2 * budget * 9 / 10 ))
-[ -n "$RESUME" ] && tokens=$(( tokens + prev_tokens ))
+tokens=$(( tokens + prev_tokens ))
 echo "{\"chosen\": \"$best\", \"tokens_per_s_alone\": $best_tps, \"train_budget_s\": $budget, \"token_budget\": $tokens}" >> "$META/probe.jsonl"
 say "chosen $best: $best_tps tokens/s alone; $budget s; token budget $tokens per model"
 
-# 4. train both side by side
-rm -rf "$RUNS/structured" "$RUNS/uniform"
+# 4. train both side by side (CONTINUE=1 keeps the runs: train.py resumes from their checkpoint.pt)
+[ "$CONTINUE" = 1 ] || rm -rf "$RUNS/structured" "$RUNS/uniform"
 pids=()
 for variant in structured uniform; do
   extra=()
@@ -179,7 +187,7 @@ for variant in structured uniform; do
   [ -n "$RESUME" ] && extra+=(--resume-from "$RUNS/resume/$variant.pt")
   $PY -m models.recipe.train "${common[@]}" --data "$DATA" --out "$RUNS/$variant" --layers "$layers" \
       --hidden "$hidden" --heads "$(heads "$hidden")" --batch "$BATCH" --lr "$LR" --warmup "$WARMUP" \
-      --tokens "$tokens" --time-budget "$budget" --val-every "$VAL_EVERY" --val-windows "$VAL_WINDOWS" --ckpt-minutes 3 \
+      --tokens "$tokens" --call-budget "$budget" --val-every "$VAL_EVERY" --val-windows "$VAL_WINDOWS" --ckpt-minutes 3 \
       "${extra[@]}" > "$RUNS/$variant.stderr" 2>&1 &
   pids+=($!)
 done
@@ -187,6 +195,13 @@ status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 for variant in structured uniform; do tail -n 2 "$RUNS/$variant.stderr" >&2; done
 [ "$status" = 0 ] || { echo "error: training failed (see above)" >&2; exit 1; }
+
+# Equal compute is the point of the twin: record whether one run stopped short (the call budget hit it first).
+$PY - "$RUNS" <<'PYEQ' | tee "$META/equal-compute.json" >&2
+import json, sys
+steps = {v: [json.loads(l) for l in open(f"{sys.argv[1]}/{v}/log.jsonl")][-1].get("step") for v in ("structured", "uniform")}
+print(json.dumps({"steps": steps, "equal": len(set(steps.values())) == 1}))
+PYEQ
 
 # 5. return
 for variant in structured uniform; do

@@ -49,7 +49,10 @@ def parse_args(argv=None):
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=200)
     ap.add_argument("--tokens", type=float, required=True, help="token budget (batch * seq_len per step)")
-    ap.add_argument("--time-budget", type=float, default=None, help="seconds; stop and save when reached")
+    ap.add_argument("--time-budget", type=float, default=None,
+                    help="seconds of training in all, across resumed runs; stop and save when reached")
+    ap.add_argument("--call-budget", type=float, default=None,
+                    help="seconds for this invocation only (a GPU call continuing an earlier run)")
     ap.add_argument("--stop-step", type=int, default=None,
                     help="stop (and save) at this step without changing the schedule: equal compute, interruptions")
     ap.add_argument("--uniform-only", action="store_true", help="ablation baseline: uniform corruption only")
@@ -339,6 +342,9 @@ def main(argv=None) -> None:
         elapsed = elapsed_before + time.time() - start_time
         if args.time_budget is not None and elapsed >= args.time_budget:
             emit({"event": "time_budget_reached", "step": step, "elapsed": elapsed})
+            break
+        if args.call_budget is not None and time.time() - start_time >= args.call_budget:
+            emit({"event": "call_budget_reached", "step": step, "elapsed": elapsed})
             break
         if args.stop_step is not None and step >= args.stop_step:
             emit({"event": "stop_step_reached", "step": step, "elapsed": elapsed})

@@ -556,6 +556,21 @@ class GpuScriptDryRunTest(unittest.TestCase):
                 log = [json.loads(line) for line in (meta / f"{variant}-log.jsonl").read_text().splitlines()]
                 self.assertEqual(log[-1]["event"], "done")
                 self.assertEqual(log[0]["args"]["data_path"], "torch")
+            # A second call on the still-warm machine continues both runs (optimiser state included), data reused.
+            first_steps = log[-1]["step"]
+            data_mtime = (root / "data" / "train.npz").stat().st_mtime_ns
+            again = subprocess.run(["bash", str(REPO / "models" / "recipe" / "gpu_train.sh")], cwd=REPO,
+                                   env={**env, "CONTINUE": "1", "SMOKE": "0", "OUT": str(root / "out2")},
+                                   capture_output=True, text=True)
+            self.assertEqual(again.returncode, 0, again.stderr[-3000:])
+            self.assertEqual((root / "data" / "train.npz").stat().st_mtime_ns, data_mtime, "data reused")
+            meta2 = root / "meta2"
+            meta2.mkdir()
+            subprocess.run(["tar", "-xf", str(root / "out2" / "meta.tar"), "-C", str(meta2)], check=True)
+            log2 = [json.loads(line) for line in (meta2 / "uniform-log.jsonl").read_text().splitlines()]
+            self.assertGreater(log2[-1]["step"], first_steps)
+            self.assertEqual(json.loads((meta2 / "probe.jsonl").read_text().splitlines()[0])["size"],
+                             probes[2]["chosen"], "the continued run keeps its size")
             # Back on the CPU: join the chunks and export, as docs/gpu-training.md says.
             shutil.copy(root / "out" / "structured-weights-00.bin", meta)
             subprocess.run([sys.executable, "-m", "models.recipe.transport", "join", "--index",
