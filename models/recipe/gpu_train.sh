@@ -154,7 +154,8 @@ elif [ -n "$RESUME" ]; then
 fi
 : > "$META/probe.jsonl"
 best="" best_tps=0 fastest="" fastest_tps=0
-left=$(( DEADLINE - $(elapsed) - RESERVE - 8 * $(echo $SIZES | wc -w) ))
+left=$(( DEADLINE - $(elapsed) - RESERVE - 8 * $(echo $SIZES | wc -w) ))  # training seconds after the probes
+[ "$left" -gt "$MAX_TRAIN" ] && left=$MAX_TRAIN
 for size in $SIZES; do
   l=${size%x*} h=${size#*x}
   line=$($PY -m models.recipe.train "${common[@]}" --data "$DATA" --out "$RUNS/probe-$size" --layers "$l" --hidden "$h" \
