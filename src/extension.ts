@@ -1,6 +1,12 @@
 // Extension entry: wiring only. Settings -> engine (child process) -> controller (sessions) ->
-// renderer / decorations / status bar, commands on top. activate() returns an API object whose
-// members the in-host tests use (no vscode mocking).
+// renderer / decorations / status bar, commands on top. The lifecycle lives here: activate builds
+// everything, deactivate stops the engine process and waits for it to exit.
+//
+// activate() returns nothing to users: no other extension can depend on our internals. The in-host
+// tests need them (no vscode mocking), so the object below is returned only when the test runner
+// starts the extension host with DI_TEST_HOOKS=1 in its environment (test/runners/inHost.ts passes
+// it through the workbench's extensionEnvironment); a user's extension host never has it.
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { registerCommands } from './vscode/commands';
 import { InfillController } from './vscode/controller';
@@ -8,11 +14,18 @@ import { RegionDecoration } from './vscode/decorations';
 import { EngineService } from './vscode/engineService';
 import { GhostTextRenderer } from './vscode/ghostText';
 import { Log } from './vscode/log';
-import { readSettings, SECTION, type Settings } from './vscode/settings';
+import {
+  describeFolder,
+  readSettings,
+  SECTION,
+  type Settings,
+  type SettingsContext,
+} from './vscode/settings';
 import { StatusBar } from './vscode/statusBar';
 import { Ui } from './vscode/ui';
 
-export interface DiffusionInfillApi {
+/** The handles the in-host tests use; returned by activate() only under DI_TEST_HOOKS=1. */
+export interface TestHooks {
   readonly controller: InfillController;
   readonly engine: EngineService;
   readonly statusBar: StatusBar;
@@ -22,22 +35,35 @@ export interface DiffusionInfillApi {
   settings(): Settings;
 }
 
-export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
-  let settings = readSettings(context.extensionPath);
+export const TEST_HOOKS_ENV = 'DI_TEST_HOOKS';
+
+let engine: EngineService | undefined;
+
+export function activate(context: vscode.ExtensionContext): TestHooks | undefined {
+  const settingsContext: SettingsContext = {
+    extensionPath: context.extensionPath,
+    // globalStorage is <user data>/User/globalStorage/<id>: the User settings.json sits two levels up.
+    userSettingsFile: path.join(context.globalStorageUri.fsPath, '..', '..', 'settings.json'),
+  };
+  let settings = readSettings(settingsContext);
   const log = new Log();
   const ui = new Ui();
   const statusBar = new StatusBar();
-  const engine = new EngineService(
-    context.asAbsolutePath('dist/engineProcess.js'),
-    settings,
-    log,
-    statusBar,
-    ui,
-  );
+  engine = new EngineService(context.asAbsolutePath('dist/engineProcess.js'), settings, log, statusBar, ui);
   const renderer = new GhostTextRenderer(context.extension.id);
   const decoration = new RegionDecoration();
   const getSettings = () => settings;
   const controller = new InfillController(engine, renderer, decoration, statusBar, log, ui, getSettings);
+  const service = engine;
+  const reread = (why: string) => {
+    const next = readSettings(settingsContext);
+    const folderChanged = describeFolder(next) !== describeFolder(settings);
+    settings = next;
+    service.configure(settings);
+    if (folderChanged || why === 'settings changed') {
+      log.info(`${why}: model folder ${describeFolder(settings)}`);
+    }
+  };
 
   context.subscriptions.push(
     log,
@@ -49,18 +75,22 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
     ...registerCommands({ controller, engine, log, ui, status: statusBar, settings: getSettings }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
-        settings = readSettings(context.extensionPath);
-        engine.configure(settings);
-        log.info(`settings changed: model folder ${settings.modelFolder}`);
+        reread('settings changed');
       }
     }),
+    // A workspace-folder value of the model folder applies to that folder's documents.
+    vscode.window.onDidChangeActiveTextEditor(() => reread('active workspace folder changed')),
   );
-  log.info(
-    `activated (VS Code ${vscode.version}); model folder ${settings.modelFolder}${settings.modelFolderFromSetting ? '' : ' (bundled)'}`,
-  );
-  return { controller, engine, statusBar, log, ui, renderer, settings: getSettings };
+  log.info(`activated (VS Code ${vscode.version}); model folder ${describeFolder(settings)}`);
+  if (process.env[TEST_HOOKS_ENV] === '1') {
+    return { controller, engine, statusBar, log, ui, renderer, settings: getSettings };
+  }
+  return undefined;
 }
 
-export function deactivate(): void {
-  // Everything is disposed through context.subscriptions (the engine process included).
+/** VS Code awaits this: the engine process is stopped and has exited when it resolves. */
+export async function deactivate(): Promise<void> {
+  const e = engine;
+  engine = undefined;
+  await e?.stop();
 }

@@ -116,12 +116,13 @@ export interface LoadOptions {
   threads: number;
 }
 
+// Every request carries a requestId and every reply to it carries the same id, so the client matches
+// replies by id, never by order (ids are unique per client across load, diagnose and infill).
 export type ToEngine =
-  | { type: 'load'; options: LoadOptions }
+  | { type: 'load'; requestId: number; options: LoadOptions }
   | { type: 'infill'; request: InfillRequest }
   | { type: 'cancel'; requestId: number }
-  | { type: 'diagnose' }
-  | { type: 'unload' }
+  | { type: 'diagnose'; requestId: number }
   | { type: 'dispose' };
 
 export type ErrorCode =
@@ -135,10 +136,11 @@ export type ErrorCode =
 
 export type FromEngine =
   | { type: 'ready' }
-  | { type: 'loaded'; info: ModelInfo }
+  | { type: 'loaded'; requestId: number; info: ModelInfo }
   | { type: 'snapshot'; snapshot: Snapshot }
   | { type: 'result'; result: InfillResult }
   | { type: 'cancelled'; requestId: number }
-  | { type: 'diagnosis'; providers: string[]; inUse?: string; fallbackReason?: string }
+  | { type: 'diagnosis'; requestId: number; providers: string[]; inUse?: string; fallbackReason?: string }
+  /** requestId is absent only for a failure no request caused (an unparsable message). */
   | { type: 'error'; requestId?: number; code: ErrorCode; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };

@@ -64,6 +64,12 @@ export class PreviewSession {
   acceptWhenReady = false;
   /** Why the session ended (cancel reason, error message). */
   reason?: string;
+  /** The region's text when the session started (its final newline is kept on accept). */
+  readonly regionText: string;
+  /** The last text queued as ghost text (what VS Code's own accept could insert). */
+  lastFrame?: string;
+  /** A document change arrived while the accept's edit was in flight. */
+  editedWhileAccepting = false;
   private readonly settled: Promise<SessionState>;
   private resolveSettled!: (state: SessionState) => void;
 
@@ -71,6 +77,7 @@ export class PreviewSession {
     this.uri = spec.editor.document.uri.toString();
     this.version = spec.editor.document.version;
     this.anchor = spec.range.end;
+    this.regionText = spec.editor.document.getText(spec.range);
     this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
   }
 

@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { DiffusionInfillApi } from '../../src/extension';
+import type { TestHooks } from '../../src/extension';
 import {
   api,
   closeAllEditors,
@@ -33,7 +33,7 @@ function manifest(dir: string): { onnx: string; [key: string]: unknown } {
   return JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
 }
 
-async function infillExpectingFailure(a: DiffusionInfillApi) {
+async function infillExpectingFailure(a: TestHooks) {
   const editor = await openFile(SOURCE);
   editor.selection = new vscode.Selection(1, 0, 3, 0);
   const messagesBefore = a.ui.messages.length;
@@ -45,7 +45,7 @@ async function infillExpectingFailure(a: DiffusionInfillApi) {
   return { s, messages, line: outcomeLine(a, s.id) ?? '' };
 }
 
-async function infillExpectingSuccess(a: DiffusionInfillApi) {
+async function infillExpectingSuccess(a: TestHooks) {
   const editor = await openFile(SOURCE);
   editor.selection = new vscode.Selection(1, 0, 3, 0);
   const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -55,7 +55,7 @@ async function infillExpectingSuccess(a: DiffusionInfillApi) {
 }
 
 describe('errors and recovery', function () {
-  let a: DiffusionInfillApi;
+  let a: TestHooks;
 
   before(async () => {
     a = await api();

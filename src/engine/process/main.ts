@@ -20,13 +20,13 @@ function send(message: FromEngine): void {
 /** Yields a macrotask so that IPC messages (cancel) are delivered between denoising steps. */
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function load(options: LoadOptions): Promise<void> {
+async function load(requestId: number, options: LoadOptions): Promise<void> {
   const previous = engine;
   engine = undefined;
   await previous?.dispose();
   try {
     engine = await InfillEngine.load(options);
-    send({ type: 'loaded', info: engine.info });
+    send({ type: 'loaded', requestId, info: engine.info });
     if (engine.info.fallbackReason) {
       send({
         type: 'log',
@@ -36,7 +36,7 @@ async function load(options: LoadOptions): Promise<void> {
     }
   } catch (err) {
     const e = toEngineError(err);
-    send({ type: 'error', code: e.code, message: e.message });
+    send({ type: 'error', requestId, code: e.code, message: e.message });
   }
 }
 
@@ -73,23 +73,18 @@ async function infill(request: InfillRequest): Promise<void> {
 async function handle(message: ToEngine): Promise<void> {
   switch (message.type) {
     case 'load':
-      return load(message.options);
+      return load(message.requestId, message.options);
     case 'infill':
       return infill(message.request);
     case 'diagnose':
       send({
         type: 'diagnosis',
+        requestId: message.requestId,
         providers: availableProviders(),
         inUse: engine?.info.executionProvider,
         fallbackReason: engine?.info.fallbackReason ?? engine?.info.providerNote,
       });
       return;
-    case 'unload': {
-      const previous = engine;
-      engine = undefined;
-      await previous?.dispose();
-      return;
-    }
     case 'dispose':
       await engine?.dispose();
       process.exit(0);
@@ -98,6 +93,13 @@ async function handle(message: ToEngine): Promise<void> {
       // Handled on arrival (below); never queued.
       return;
   }
+}
+
+function requestIdOf(message: ToEngine): number | undefined {
+  if (message.type === 'infill') {
+    return message.request.id;
+  }
+  return 'requestId' in message ? message.requestId : undefined;
 }
 
 process.on('message', (message: ToEngine) => {
@@ -111,7 +113,7 @@ process.on('message', (message: ToEngine) => {
     .then(() => handle(message))
     .catch((err: unknown) => {
       const e = toEngineError(err);
-      send({ type: 'error', code: e.code, message: e.message });
+      send({ type: 'error', requestId: requestIdOf(message), code: e.code, message: e.message });
     });
 });
 
