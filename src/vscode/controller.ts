@@ -28,6 +28,14 @@ export const CONTEXT_KEY = 'diffusionInfill.previewActive';
 export const EMPTY_RESULT_MESSAGE =
   'empty result — nothing to accept (the model filled the hole with nothing). Esc dismisses the preview; the selection stays as it is.';
 
+function isAt(selection: vscode.Selection, position: vscode.Position): boolean {
+  return selection.isEmpty && selection.active.isEqual(position);
+}
+
+function isRegion(selection: vscode.Selection, range: vscode.Range): boolean {
+  return !range.isEmpty && selection.start.isEqual(range.start) && selection.end.isEqual(range.end);
+}
+
 function eolOf(document: vscode.TextDocument): '\n' | '\r\n' {
   return document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
 }
@@ -70,11 +78,16 @@ export class InfillController implements vscode.Disposable {
         // Any selection change in the preview's editor that is not our parked cursor cancels, whatever
         // its kind: keyboard and mouse, but also Go to Line, Find, a command or another extension
         // (kind Command or undefined). Otherwise Tab would replace a region the user cannot see.
+        // The selection the command started from (the region itself) is not a move either: its event
+        // can arrive after the session started, since the workbench reports selections asynchronously.
         if (
           s?.active &&
           s.state !== 'accepting' &&
           e.textEditor === s.spec.editor &&
-          !(e.selections.length === 1 && e.selections[0].isEmpty && e.selections[0].active.isEqual(s.anchor))
+          !(
+            e.selections.length === 1 &&
+            (isAt(e.selections[0], s.anchor) || isRegion(e.selections[0], s.spec.range))
+          )
         ) {
           this.cancel('the cursor moved');
         }

@@ -125,7 +125,9 @@ interface FolderValue {
 function modelFolderValue(scope: vscode.WorkspaceFolder | undefined): FolderValue | undefined {
   const i = vscode.workspace.getConfiguration(SECTION, scope?.uri).inspect<string>('model.folder');
   const folderValue = i?.workspaceFolderValue?.trim();
-  if (folderValue && scope) {
+  // In a single-folder window the folder's settings are the workspace settings (VS Code reports the
+  // value at both levels): call it that, and write it there. Multi-root: a folder value of its own.
+  if (folderValue && scope && vscode.workspace.workspaceFile !== undefined) {
     return {
       value: folderValue,
       source: 'workspace folder settings',

@@ -70,23 +70,25 @@ describe('hardening: nothing lost, nothing surprising', function () {
     const crlf = SOURCE.replace(/\n/g, '\r\n');
     const editor = await openFile(crlf);
     assert.strictEqual(editor.document.eol, vscode.EndOfLine.CRLF);
-    // Ends mid-line, so the final-newline rule does not apply: this is about line endings only.
-    const range = new vscode.Range(1, 0, 4, 12);
+    // Whole lines 2-5: the region ends with CRLF, which the accept keeps (in the document's EOL).
+    // (The fixture model writes no line breaks of its own; acceptText.test.ts covers those.)
+    const range = new vscode.Range(1, 0, 5, 0);
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     const r = s.spec.request;
     assert.ok(!r.prefix.includes('\r') && !r.suffix.includes('\r'), 'no CR in the context sent to the model');
-    assert.ok(!(r.selectionText ?? '').includes('\r'), 'no CR in the selection sent to the model');
-    assert.strictEqual(r.selectionText, SOURCE.split('\n').slice(1, 5).join('\n'));
+    assert.strictEqual(r.selectionText, LINES.slice(1, 5).join('\n') + '\n', 'the selection is sent as LF');
     await waitForState(s, ['ready']);
     const completion = s.result!.completion;
-    assert.ok(completion.includes('\n'), `a multi-line completion: ${JSON.stringify(completion)}`);
+    assert.ok(completion.length > 0 && !completion.includes('\r'));
     await vscode.commands.executeCommand('diffusionInfill.accept');
     assert.strictEqual(s.state, 'accepted');
     const start = crlf.indexOf('    a, b = 0, 1');
-    const end = crlf.indexOf('    return a') + '    return a'.length;
-    const inserted = completion.replace(/\n/g, '\r\n');
-    assert.strictEqual(editor.document.getText(), crlf.slice(0, start) + inserted + crlf.slice(end));
+    const end = crlf.indexOf('    return a\r\n') + '    return a\r\n'.length;
+    const inserted = (completion.endsWith('\n') ? completion : completion + '\n').replace(/\n/g, '\r\n');
+    const text = editor.document.getText();
+    assert.strictEqual(text, crlf.slice(0, start) + inserted + crlf.slice(end));
+    assert.ok(!/[^\r]\n/.test(text), 'no bare LF in the CRLF document');
     const cursor = editor.document.offsetAt(editor.selection.active);
     assert.strictEqual(cursor, start + inserted.length, 'cursor right after the inserted text');
   });
