@@ -300,6 +300,7 @@ export class InfillController implements vscode.Disposable {
       return false;
     }
     if (s.result.completion.length === 0) {
+      s.acceptWhenReady = false; // an early Tab is answered too: nothing to accept
       this.log.info(`request #${s.id} Tab on an empty result: nothing accepted`);
       this.ui.info(EMPTY_RESULT_MESSAGE);
       return false;
