@@ -24,6 +24,9 @@ export { describeError } from './errorText';
 
 export const CONTEXT_KEY = 'diffusionInfill.previewActive';
 
+/** How often a waiting result's ghost text is shown again (after focus left the editor and came back). */
+const KEEP_ALIVE_MS = 750;
+
 /** What the user reads when Tab meets an empty result (also pinned by the in-host tests). */
 export const EMPTY_RESULT_MESSAGE =
   'empty result — nothing to accept (the model filled the hole with nothing). Esc dismisses the preview; the selection stays as it is.';
@@ -49,6 +52,8 @@ export class InfillController implements vscode.Disposable {
   readonly onDidChangeSession = this.changed.event;
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly frames: FramePump;
+  /** While a result waits for Tab: re-shows the ghost text that VS Code hid when focus left the editor. */
+  private keepAlive?: NodeJS.Timeout;
 
   constructor(
     private readonly engine: EngineService,
@@ -236,6 +241,7 @@ export class InfillController implements vscode.Disposable {
       );
     }
     this.queueFrame(s, result.completion);
+    this.startKeepAlive(s);
     this.changed.fire(s);
     if (s.acceptWhenReady) {
       void this.accept();
@@ -278,6 +284,35 @@ export class InfillController implements vscode.Disposable {
       },
       text,
     );
+  }
+
+  /**
+   * VS Code hides ghost text when the editor loses focus (a panel, the terminal) and does not bring it
+   * back, while our strike-through and "Tab accept" stay: the user would accept text they no longer
+   * see. So while a result waits, the final frame is shown again every KEEP_ALIVE_MS when our editor
+   * is the active one (a no-op for the user while it is still visible, see ghostText.ts).
+   */
+  private startKeepAlive(s: PreviewSession): void {
+    this.stopKeepAlive();
+    if (s.result?.completion.length === 0) {
+      return; // nothing to show
+    }
+    this.keepAlive = setInterval(() => {
+      if (s !== this.session || s.state !== 'ready') {
+        this.stopKeepAlive();
+        return;
+      }
+      if (vscode.window.activeTextEditor === s.spec.editor && s.lastFrame !== undefined) {
+        this.queueFrame(s, s.lastFrame);
+      }
+    }, KEEP_ALIVE_MS);
+  }
+
+  private stopKeepAlive(): void {
+    if (this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
   }
 
   // --- accept / reject / cancel --------------------------------------------------------------------
@@ -327,6 +362,7 @@ export class InfillController implements vscode.Disposable {
     // applies an edit only to the document version it was made for, so an edit arriving in between
     // makes this one fail (cancelled below) instead of landing on a stale range.
     const editing = editor.edit((b) => b.replace(range, text), { undoStopBefore: true, undoStopAfter: true });
+    this.stopKeepAlive();
     this.frames.stop();
     void this.renderer.clear();
     let applied = false;
@@ -381,6 +417,7 @@ export class InfillController implements vscode.Disposable {
   private end(s: PreviewSession, outcome: Outcome, detail: string): void {
     this.log.outcome(s.id, outcome, detail);
     if (s === this.session) {
+      this.stopKeepAlive();
       this.frames.stop();
       void this.renderer.clear();
       this.decoration.clear();

@@ -244,6 +244,28 @@ describe('hardening: nothing lost, nothing surprising', function () {
     }
   });
 
+  it('the ghost text comes back when focus leaves the editor for a panel and returns', async () => {
+    const editor = await openFile(SOURCE);
+    editor.selection = new vscode.Selection(1, 0, 4, 12);
+    const s = await startSession(a, 'diffusionInfill.infillSelection');
+    await waitForState(s, ['ready']);
+    const completion = s.result!.completion;
+    await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === completion);
+    await vscode.commands.executeCommand('workbench.action.focusPanel');
+    await sleep(300);
+    await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
+    const provided = a.renderer.provided.length;
+    // VS Code asks the provider again only to show the ghost text again.
+    await waitFor(
+      'VS Code to ask for the ghost text again after focus returned',
+      () => a.renderer.provided.length > provided,
+      5000,
+    );
+    assert.strictEqual(a.renderer.provided.at(-1), completion);
+    assert.strictEqual(s.state, 'ready', 'the preview is still waiting for Tab');
+    await vscode.commands.executeCommand('workbench.action.closePanel');
+  });
+
   it('the error state is cleared by the next success (fixing the setting, then Diagnose Device)', async () => {
     const missing = path.join(scratchDir(), 'no-such-model');
     await setSetting('model.folder', missing);
