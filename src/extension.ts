@@ -32,6 +32,8 @@ export interface TestHooks {
   readonly log: Log;
   readonly ui: Ui;
   readonly renderer: GhostTextRenderer;
+  /** The User settings.json checked for values a remote window ignores. */
+  readonly userSettingsFile?: string;
   settings(): Settings;
 }
 
@@ -83,7 +85,16 @@ export function activate(context: vscode.ExtensionContext): TestHooks | undefine
   );
   log.info(`activated (VS Code ${vscode.version}); model folder ${describeFolder(settings)}`);
   if (process.env[TEST_HOOKS_ENV] === '1') {
-    return { controller, engine, statusBar, log, ui, renderer, settings: getSettings };
+    return {
+      controller,
+      engine,
+      statusBar,
+      log,
+      ui,
+      renderer,
+      userSettingsFile: settingsContext.userSettingsFile,
+      settings: getSettings,
+    };
   }
   return undefined;
 }

@@ -266,6 +266,41 @@ describe('hardening: nothing lost, nothing surprising', function () {
     await vscode.commands.executeCommand('workbench.action.closePanel');
   });
 
+  it('a model folder in the local User settings, which a remote window ignores, is warned about', async function () {
+    if (!vscode.env.remoteName || !a.userSettingsFile || !fs.existsSync(a.userSettingsFile)) {
+      this.skip(); // only a remote window (code-server) has the case; counted as skipped
+    }
+    const file = a.userSettingsFile!;
+    const original = fs.readFileSync(file, 'utf8');
+    const ignored = path.join(scratchDir(), 'set-where-it-cannot-apply');
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ ...JSON.parse(original), 'diffusionInfill.model.folder': ignored }, null, 2),
+    );
+    try {
+      await sleep(1500); // the workbench reads the file again
+      const config = vscode.workspace.getConfiguration('diffusionInfill');
+      assert.notStrictEqual(config.get('model.folder'), ignored, 'the remote window does not apply it');
+      await setSetting('sampler.threshold', 0.85); // any settings change re-reads them
+      const before = a.ui.messages.length;
+      const summary = await vscode.commands.executeCommand<string>('diffusionInfill.diagnoseDevice');
+      assert.ok(summary.includes(`warning: diffusionInfill.model.folder is set to "${ignored}"`), summary);
+      const editor = await openFile(SOURCE);
+      editor.selection = new vscode.Selection(1, 0, 4, 12);
+      await setSetting('model.threads', 1); // a reload, so the load logs and warns
+      const s = await startSession(a, 'diffusionInfill.infillSelection');
+      await waitForState(s, ['ready']);
+      const warned = a.ui.messages.slice(before).filter((m) => m.severity === 'warning');
+      assert.ok(
+        warned.some((m) => m.message.includes(ignored) && /remote window ignores/.test(m.message)),
+        `the user is warned: ${JSON.stringify(warned)}`,
+      );
+    } finally {
+      fs.writeFileSync(file, original);
+      await resetSettings(['sampler.threshold', 'model.threads']);
+    }
+  });
+
   it('the error state is cleared by the next success (fixing the setting, then Diagnose Device)', async () => {
     const missing = path.join(scratchDir(), 'no-such-model');
     await setSetting('model.folder', missing);
