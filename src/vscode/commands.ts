@@ -106,7 +106,6 @@ export async function generateFromPrompt(
     range,
     request: buildPromptRequest(editor.document, position, prompt, d.settings()),
     description: `${describe(editor, range)}, prompt ${JSON.stringify(prompt)}`,
-    prompt,
   };
   return d.controller.start(spec);
 }

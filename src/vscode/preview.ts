@@ -38,7 +38,6 @@ export interface SessionSpec {
   request: Omit<InfillRequest, 'id'>;
   /** A short description for the log (file, lines, sizes). */
   description: string;
-  prompt?: string;
 }
 
 let lastRequestId = 0;
@@ -57,7 +56,6 @@ export class PreviewSession {
   readonly anchor: vscode.Position;
   readonly abort = new AbortController();
   readonly snapshots: Snapshot[] = [];
-  readonly startedAt = Date.now();
   private currentState: SessionState = 'running';
   result?: InfillResult;
   /** Tab pressed before the result arrived: accept as soon as it does. */
