@@ -205,8 +205,9 @@ async function childRun(
     let provider: string | undefined;
     for (let i = 0; i < loads; i++) {
       const l0 = performance.now();
-      send({ type: 'load', options: { modelDir, executionProvider: ep, threads } });
-      const info = await wait((m) => (m.type === 'loaded' ? m.info : undefined));
+      const requestId = 1000 + i;
+      send({ type: 'load', requestId, options: { modelDir, executionProvider: ep, threads } });
+      const info = await wait((m) => (m.type === 'loaded' && m.requestId === requestId ? m.info : undefined));
       loadWall.push(performance.now() - l0);
       engineLoad.push(info.loadMs);
       provider = [info.executionProvider, info.adapter, info.precision].filter((x) => x).join(', ');

@@ -1,6 +1,12 @@
 // Extension entry: wiring only. Settings -> engine (child process) -> controller (sessions) ->
-// renderer / decorations / status bar, commands on top. activate() returns an API object whose
-// members the in-host tests use (no vscode mocking).
+// renderer / decorations / status bar, commands on top. The lifecycle lives here: activate builds
+// everything, deactivate stops the engine process and waits for it to exit.
+//
+// activate() returns nothing to users: no other extension can depend on our internals. The in-host
+// tests need them (no vscode mocking), so the object below is returned only when the test runner
+// starts the extension host with DI_TEST_HOOKS=1 in its environment (test/runners/inHost.ts passes
+// it through the workbench's extensionEnvironment); a user's extension host never has it.
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { registerCommands, selectModel } from './vscode/commands';
 import { registerConvertCommand } from './vscode/convert';
@@ -13,12 +19,19 @@ import { ConfidenceLens } from './vscode/lens';
 import { Log } from './vscode/log';
 import { guardPlatform } from './vscode/platform';
 import { RefineController } from './vscode/refine';
-import { readSettings, SECTION, type Settings } from './vscode/settings';
+import {
+  describeFolder,
+  readSettings,
+  SECTION,
+  type Settings,
+  type SettingsContext,
+} from './vscode/settings';
 import { StatusBar } from './vscode/statusBar';
 import { Ui } from './vscode/ui';
 import { Visualiser } from './vscode/visualiser';
 
-export interface DiffusionInfillApi {
+/** The handles the in-host tests use; returned by activate() only under DI_TEST_HOOKS=1. */
+export interface TestHooks {
   readonly controller: InfillController;
   readonly engine: EngineService;
   readonly statusBar: StatusBar;
@@ -28,22 +41,29 @@ export interface DiffusionInfillApi {
   readonly refine: RefineController;
   readonly lens: ConfidenceLens;
   readonly visualiser: Visualiser;
+  /** The User settings.json checked for values a remote window ignores. */
+  readonly userSettingsFile?: string;
   settings(): Settings;
 }
 
-export function activate(context: vscode.ExtensionContext): DiffusionInfillApi | undefined {
+export const TEST_HOOKS_ENV = 'DI_TEST_HOOKS';
+
+/** The engine of the active extension, for deactivate(). */
+let activeEngine: EngineService | undefined;
+
+export function activate(context: vscode.ExtensionContext): TestHooks | undefined {
   if (!guardPlatform(context, vscode)) return undefined; // no ONNX Runtime binary here: say so, no crash
-  let settings = readSettings(context.extensionPath);
+  const settingsContext: SettingsContext = {
+    extensionPath: context.extensionPath,
+    // globalStorage is <user data>/User/globalStorage/<id>: the User settings.json sits two levels up.
+    userSettingsFile: path.join(context.globalStorageUri.fsPath, '..', '..', 'settings.json'),
+  };
+  let settings = readSettings(settingsContext);
   const log = new Log();
   const ui = new Ui();
   const statusBar = new StatusBar();
-  const engine = new EngineService(
-    context.asAbsolutePath('dist/engineProcess.js'),
-    settings,
-    log,
-    statusBar,
-    ui,
-  );
+  const engine = new EngineService(context.asAbsolutePath('dist/engineProcess.js'), settings, log, statusBar, ui);
+  activeEngine = engine;
   const renderer = new GhostTextRenderer(context.extension.id);
   const decoration = new RegionDecoration();
   const getSettings = () => settings;
@@ -51,6 +71,15 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi |
   const refine = new RefineController(engine, controller, statusBar, log, ui, getSettings);
   const lens = new ConfidenceLens(engine, controller, refine, log, ui, getSettings);
   const visualiser = new Visualiser(context.extensionUri, engine, controller, refine);
+  const reread = (why: string) => {
+    const next = readSettings(settingsContext);
+    const folderChanged = describeFolder(next) !== describeFolder(settings);
+    settings = next;
+    engine.configure(settings);
+    if (folderChanged || why === 'settings changed') {
+      log.info(`${why}: model folder ${describeFolder(settings)}`);
+    }
+  };
 
   context.subscriptions.push(
     log,
@@ -73,29 +102,34 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi |
     }),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
-        settings = readSettings(context.extensionPath);
-        engine.configure(settings);
-        log.info(`settings changed: model folder ${settings.modelFolder}`);
+        reread('settings changed');
       }
     }),
+    // A workspace-folder value of the model folder applies to that folder's documents.
+    vscode.window.onDidChangeActiveTextEditor(() => reread('active workspace folder changed')),
   );
-  log.info(
-    `activated (VS Code ${vscode.version}); model folder ${settings.modelFolder}${settings.modelFolderFromSetting ? '' : ' (bundled)'}`,
-  );
-  return {
-    controller,
-    engine,
-    statusBar,
-    log,
-    ui,
-    renderer,
-    refine,
-    lens,
-    visualiser,
-    settings: getSettings,
-  };
+  log.info(`activated (VS Code ${vscode.version}); model folder ${describeFolder(settings)}`);
+  if (process.env[TEST_HOOKS_ENV] === '1') {
+    return {
+      controller,
+      engine,
+      statusBar,
+      log,
+      ui,
+      renderer,
+      refine,
+      lens,
+      visualiser,
+      userSettingsFile: settingsContext.userSettingsFile,
+      settings: getSettings,
+    };
+  }
+  return undefined;
 }
 
-export function deactivate(): void {
-  // Everything is disposed through context.subscriptions (the engine process included).
+/** VS Code awaits this: the engine process is stopped and has exited when it resolves. */
+export async function deactivate(): Promise<void> {
+  const e = activeEngine;
+  activeEngine = undefined;
+  await e?.stop();
 }

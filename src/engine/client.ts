@@ -60,7 +60,7 @@ interface PendingOperation {
   onSnapshot?(snapshot: Snapshot): void;
 }
 
-/** load and diagnose replies carry no id; the child answers them in order. */
+/** A pending load or diagnose, matched to its reply by request id. */
 interface PendingControl {
   kind: 'load' | 'diagnose';
   resolve(value: unknown): void;
@@ -77,23 +77,45 @@ export class EngineClient {
   private loading: { key: string; promise: Promise<ModelInfo> } | undefined;
   private readonly infills = new Map<number, PendingInfill>();
   private readonly operations = new Map<number, PendingOperation>();
-  private readonly control: PendingControl[] = [];
+  private readonly control = new Map<number, PendingControl>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
   private currentState: EngineState = 'idle';
   private disposed = false;
+  private exited: Promise<void> | undefined;
   private readonly crashListeners = new Set<(info: CrashInfo) => void>();
   private readonly stateListeners = new Set<(state: EngineState) => void>();
 
-  constructor(private readonly opts: EngineClientOptions) {}
+  constructor(private readonly opts: EngineClientOptions) {
+    this.opts = { ...opts };
+  }
 
   get state(): EngineState {
     return this.currentState;
   }
 
+  /** The engine child's process id while one runs (the soak checks that none is left behind). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** Info of the loaded model, if one is loaded. */
   get model(): ModelInfo | undefined {
     return this.modelInfo;
+  }
+
+  /**
+   * A new idle-unload delay: applies from the next idle period on; never stops the child or a
+   * request in flight (a settings change must not kill an infill).
+   */
+  setIdleUnloadMs(ms: number): void {
+    if (ms === (this.opts.idleUnloadMs ?? 0)) {
+      return;
+    }
+    this.opts.idleUnloadMs = ms;
+    if (this.idleTimer) {
+      this.armIdleTimer();
+    }
   }
 
   /** Options for lazy loading: the next infill loads (or reloads, if they changed) with these. */
@@ -247,7 +269,10 @@ export class EngineClient {
   async diagnose(): Promise<Diagnosis> {
     this.checkNotDisposed();
     await this.ensureChild();
-    return (await this.controlRequest('diagnose', { type: 'diagnose' })) as Diagnosis;
+    return (await this.controlRequest('diagnose', (requestId) => ({
+      type: 'diagnose',
+      requestId,
+    }))) as Diagnosis;
   }
 
   onDidCrash(listener: (info: CrashInfo) => void): Disposable {
@@ -265,16 +290,22 @@ export class EngineClient {
     this.child?.kill('SIGKILL');
   }
 
-  dispose(): void {
+  /**
+   * Stops the child and fails what is pending. The promise resolves once the child process has
+   * exited (it is SIGKILLed after 2 s if it does not leave), so a caller such as deactivate() can
+   * wait for it and leave no orphan behind.
+   */
+  dispose(): Promise<void> {
     if (this.disposed) {
-      return;
+      return this.exited ?? Promise.resolve();
     }
     this.disposed = true;
     this.clearIdleTimer();
-    this.stopChild();
+    this.exited = this.stopChild();
     this.failAll(new EngineError('internal', 'engine client disposed'));
     this.crashListeners.clear();
     this.stateListeners.clear();
+    return this.exited;
   }
 
   // --- process lifecycle -------------------------------------------------------------------------
@@ -308,7 +339,11 @@ export class EngineClient {
       await this.ensureChild();
       this.loadedKey = undefined;
       this.modelInfo = undefined;
-      const info = (await this.controlRequest('load', { type: 'load', options })) as ModelInfo;
+      const info = (await this.controlRequest('load', (requestId) => ({
+        type: 'load',
+        requestId,
+        options,
+      }))) as ModelInfo;
       this.loadedKey = key;
       this.modelInfo = info;
       this.log('info', `model ${info.name} loaded on ${info.executionProvider} in ${info.loadMs} ms`);
@@ -377,11 +412,11 @@ export class EngineClient {
     }
   }
 
-  /** Stops the child on purpose (idle unload, dispose): its exit is not a crash. */
-  private stopChild(): void {
+  /** Stops the child on purpose (idle unload, dispose): its exit is not a crash. Resolves on exit. */
+  private stopChild(): Promise<void> {
     const child = this.child;
     if (!child) {
-      return;
+      return Promise.resolve();
     }
     this.child = undefined;
     this.childReady = undefined;
@@ -390,10 +425,18 @@ export class EngineClient {
     if (child.connected) {
       child.send({ type: 'dispose' } satisfies ToEngine);
     }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return Promise.resolve();
+    }
     // If the child does not leave on its own (stuck in a native call), make it.
     const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
     timer.unref();
-    child.once('exit', () => clearTimeout(timer));
+    return new Promise<void>((resolve) =>
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      }),
+    );
   }
 
   // --- messages ----------------------------------------------------------------------------------
@@ -403,9 +446,9 @@ export class EngineClient {
       case 'ready':
         return;
       case 'loaded':
-        return this.settleControl('load', message.info);
+        return this.settleControl(message.requestId, 'load', message.info);
       case 'diagnosis':
-        return this.settleControl('diagnose', {
+        return this.settleControl(message.requestId, 'diagnose', {
           providers: message.providers,
           inUse: message.inUse,
           fallbackReason: message.fallbackReason,
@@ -437,18 +480,18 @@ export class EngineClient {
       }
       case 'error': {
         const err = new EngineError(message.code, message.message);
-        if (message.requestId !== undefined) {
-          const pending = this.infills.get(message.requestId) ?? this.operations.get(message.requestId);
-          this.infills.delete(message.requestId);
-          this.operations.delete(message.requestId);
-          pending?.reject(err);
+        const id = message.requestId;
+        const infill = id === undefined ? undefined : (this.infills.get(id) ?? this.operations.get(id));
+        const control = id === undefined ? undefined : this.control.get(id);
+        if (infill) {
+          this.infills.delete(id!);
+          this.operations.delete(id!);
+          infill.reject(err);
+        } else if (control) {
+          this.control.delete(id!);
+          control.reject(err);
         } else {
-          const head = this.control.shift();
-          if (head) {
-            head.reject(err);
-          } else {
-            this.log('error', `engine error: ${message.message}`);
-          }
+          this.log('error', `engine error${id === undefined ? '' : ` (request ${id})`}: ${message.message}`);
         }
         return;
       }
@@ -458,23 +501,34 @@ export class EngineClient {
     }
   }
 
-  private controlRequest(kind: PendingControl['kind'], message: ToEngine): Promise<unknown> {
+  private controlRequest(
+    kind: PendingControl['kind'],
+    message: (requestId: number) => ToEngine,
+  ): Promise<unknown> {
+    const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.control.push({ kind, resolve, reject });
-      this.post(message);
+      this.control.set(id, { kind, resolve, reject });
+      try {
+        this.post(message(id));
+      } catch (err) {
+        this.control.delete(id);
+        reject(err as Error);
+      }
     });
   }
 
-  private settleControl(kind: PendingControl['kind'], value: unknown): void {
-    const head = this.control.shift();
-    if (!head) {
+  private settleControl(id: number, kind: PendingControl['kind'], value: unknown): void {
+    const pending = this.control.get(id);
+    if (!pending) {
+      this.log('warn', `engine answered ${kind} to request ${id}, which is not pending`);
       return;
     }
-    if (head.kind !== kind) {
-      head.reject(new EngineError('internal', `engine answered ${kind} to a ${head.kind} request`));
+    this.control.delete(id);
+    if (pending.kind !== kind) {
+      pending.reject(new EngineError('internal', `engine answered ${kind} to a ${pending.kind} request`));
       return;
     }
-    head.resolve(value);
+    pending.resolve(value);
   }
 
   private post(message: ToEngine, child: ChildProcess | undefined = this.child): void {
@@ -488,7 +542,8 @@ export class EngineClient {
     const infills = [...this.infills.values(), ...this.operations.values()];
     this.infills.clear();
     this.operations.clear();
-    const control = this.control.splice(0);
+    const control = [...this.control.values()];
+    this.control.clear();
     infills.forEach((p) => p.reject(err));
     control.forEach((p) => p.reject(err));
   }
@@ -509,7 +564,7 @@ export class EngineClient {
       return;
     }
     this.idleTimer = setTimeout(() => {
-      if (this.infills.size + this.operations.size > 0 || this.control.length > 0 || this.loading) {
+      if (this.infills.size + this.operations.size > 0 || this.control.size > 0 || this.loading) {
         this.armIdleTimer();
         return;
       }

@@ -282,16 +282,17 @@ export interface RefineResult {
   notes: string[];
 }
 
+// Every request carries a requestId and every reply to it carries the same id, so the client matches
+// replies by id, never by order (ids are unique per client across load, diagnose and infill).
 export type ToEngine =
-  | { type: 'load'; options: LoadOptions }
+  | { type: 'load'; requestId: number; options: LoadOptions }
   | { type: 'infill'; request: InfillRequest }
   | { type: 'score'; request: ScoreRequest }
   | { type: 'refine'; request: RefineRequest }
   | { type: 'cancel'; requestId: number }
   /** Start tracing a running request (the visualiser opened after it started); handled on arrival. */
   | { type: 'trace'; requestId: number }
-  | { type: 'diagnose' }
-  | { type: 'unload' }
+  | { type: 'diagnose'; requestId: number }
   | { type: 'dispose' };
 
 export type ErrorCode =
@@ -305,7 +306,7 @@ export type ErrorCode =
 
 export type FromEngine =
   | { type: 'ready' }
-  | { type: 'loaded'; info: ModelInfo }
+  | { type: 'loaded'; requestId: number; info: ModelInfo }
   | { type: 'snapshot'; snapshot: Snapshot }
   | { type: 'result'; result: InfillResult }
   | { type: 'scored'; requestId: number; result: ScoreResult }
@@ -313,10 +314,12 @@ export type FromEngine =
   | { type: 'cancelled'; requestId: number }
   | {
       type: 'diagnosis';
+      requestId: number;
       providers: string[];
       inUse?: string;
       fallbackReason?: string;
       report?: DeviceReport;
     }
+  /** requestId is absent only for a failure no request caused (an unparsable message). */
   | { type: 'error'; requestId?: number; code: ErrorCode; message: string }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };

@@ -1,5 +1,7 @@
 // Splits a file's text at a region given as 1-based LINE:COL positions (the way editors show them),
 // for the CLI's `infill --start --end`.
+import { LANGUAGES } from './languages';
+
 export interface Position {
   line: number;
   column: number;
@@ -52,29 +54,10 @@ export function splitAt(text: string, start: Position, end: Position): SplitText
   return { prefix: text.slice(0, a), selection: text.slice(a, b), suffix: text.slice(b) };
 }
 
-const LANGUAGE_BY_EXTENSION: Readonly<Record<string, string>> = {
-  '.py': 'python',
-  '.ts': 'typescript',
-  '.mts': 'typescript',
-  '.cts': 'typescript',
-  '.tsx': 'typescriptreact',
-  '.js': 'javascript',
-  '.mjs': 'javascript',
-  '.cjs': 'javascript',
-  '.jsx': 'javascriptreact',
-  '.go': 'go',
-  '.rs': 'rust',
-  '.java': 'java',
-  '.c': 'c',
-  '.h': 'c',
-  '.cpp': 'cpp',
-  '.cc': 'cpp',
-  '.cs': 'csharp',
-  '.rb': 'ruby',
-  '.php': 'php',
-  '.sh': 'shellscript',
-  '.css': 'css',
-};
+/** File extension -> VS Code language id (from languages.ts). */
+const LANGUAGE_BY_EXTENSION: Readonly<Record<string, string>> = Object.fromEntries(
+  LANGUAGES.flatMap((l) => l.extensions.map((ext) => [ext, l.id])),
+);
 
 export function languageForFile(file: string): string | undefined {
   const dot = file.lastIndexOf('.');

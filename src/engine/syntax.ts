@@ -7,25 +7,12 @@
 import TreeSitter = require('web-tree-sitter');
 import { resolvePackageFile } from './resolve';
 import type { Span } from './sampler/spans';
+import { LANGUAGES } from './languages';
 
-/** VS Code language id -> grammar file in @vscode/tree-sitter-wasm/wasm. */
-export const GRAMMARS: Readonly<Record<string, string>> = {
-  typescript: 'tree-sitter-typescript.wasm',
-  typescriptreact: 'tree-sitter-tsx.wasm',
-  javascript: 'tree-sitter-javascript.wasm',
-  javascriptreact: 'tree-sitter-javascript.wasm',
-  python: 'tree-sitter-python.wasm',
-  go: 'tree-sitter-go.wasm',
-  rust: 'tree-sitter-rust.wasm',
-  java: 'tree-sitter-java.wasm',
-  c: 'tree-sitter-cpp.wasm',
-  cpp: 'tree-sitter-cpp.wasm',
-  csharp: 'tree-sitter-c-sharp.wasm',
-  ruby: 'tree-sitter-ruby.wasm',
-  php: 'tree-sitter-php.wasm',
-  shellscript: 'tree-sitter-bash.wasm',
-  css: 'tree-sitter-css.wasm',
-};
+/** VS Code language id -> grammar file in @vscode/tree-sitter-wasm/wasm (from languages.ts). */
+export const GRAMMARS: Readonly<Record<string, string>> = Object.fromEntries(
+  LANGUAGES.map((l) => [l.id, l.grammar]),
+);
 
 let parserReady: Promise<void> | undefined;
 const checkers = new Map<string, Promise<SyntaxChecker | undefined>>();

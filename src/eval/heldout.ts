@@ -3,6 +3,7 @@
 // Input: the corpus pipeline's files.jsonl ({id, source, path, lang, split, text}); files with split
 // "val" are held out. Output: tasks in the `eval tasks` format (docs/eval-format.md).
 import * as fs from 'node:fs';
+import { mulberry32, type Random } from '../engine/sampler/prng';
 import type { ReferenceTask } from './tasks';
 
 export interface CorpusFile {
@@ -41,16 +42,9 @@ export interface HeldoutTask extends ReferenceTask {
   source: { file: string; path: string; first_line: number; lines: number };
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** The held-out cutter's generator: mulberry32 on the raw seed (see src/engine/sampler/prng.ts). */
+export function prng(seed: number): Random {
+  return mulberry32(seed);
 }
 
 export function readHeldoutFiles(

@@ -6,15 +6,15 @@
 //   oracle:    exactly the reference's token count (the "true length" upper bound)
 //   fixed:     the same N tokens for every task (--canvas-tokens N, default 32), no length information
 import type { BatchTask } from '../engine/batch';
+import type { Encoder } from '../engine/window';
 
 export const LENGTH_MODES = ['selection', 'oracle', 'fixed'] as const;
 export type LengthMode = (typeof LENGTH_MODES)[number];
 
 export const DEFAULT_FIXED_TOKENS = 32;
 
-export interface Encoder {
-  encode(text: string): number[];
-}
+// One Encoder interface for the engine's windowing and the eval's sizing.
+export type { Encoder } from '../engine/window';
 
 export interface LengthPolicy {
   mode: LengthMode;

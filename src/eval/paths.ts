@@ -37,7 +37,8 @@ export const DEFAULT_HUMANEVAL_DIR = path.join('..', 'shared', 'benchmarks', 'hu
 /**
  * The HumanEval-Infilling folder: an explicit --data (relative to the current directory), else
  * $DI_HUMANEVAL_DIR, else ../shared/benchmarks/humaneval-infilling beside the repository, else
- * shared/benchmarks/humaneval-infilling inside it (a checkout that carries shared/).
+ * shared/benchmarks/humaneval-infilling inside it (a checkout that carries shared/) or beside the
+ * nearest ancestor that has one.
  */
 export function humanEvalDir(explicit?: string, root: string = repoRoot()): string {
   if (explicit) {
@@ -47,11 +48,23 @@ export function humanEvalDir(explicit?: string, root: string = repoRoot()): stri
     return path.resolve(process.env.DI_HUMANEVAL_DIR);
   }
   const beside = path.resolve(root, DEFAULT_HUMANEVAL_DIR);
-  const inside = path.resolve(root, 'shared', 'benchmarks', 'humaneval-infilling');
-  if (!fs.existsSync(beside) && fs.existsSync(inside)) {
-    return inside;
+  if (fs.existsSync(beside)) {
+    return beside;
   }
-  return beside;
+  // A CI clone sits in a fresh folder of its own (e.g. <workspace>/ci/<run>/repo), so the shared folder
+  // can be further up than the parent: look in shared/ inside the checkout, then beside each ancestor.
+  let dir = path.resolve(root);
+  for (;;) {
+    const candidate = path.join(dir, 'shared', 'benchmarks', 'humaneval-infilling');
+    if (fs.existsSync(candidate)) {
+      return candidate;
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) {
+      return beside;
+    }
+    dir = parent;
+  }
 }
 
 /** Default folder of the per-task result caches (build/ is not committed). */

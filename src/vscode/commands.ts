@@ -9,7 +9,7 @@ import type { EngineService } from './engineService';
 import type { Log } from './log';
 import { allocateRequestId, type PreviewSession, type SessionSpec } from './preview';
 import { buildInfillRequest, buildPromptRequest, checkDocument, RefusedError } from './documentRequest';
-import { SECTION, type Settings } from './settings';
+import { describeFolder, modelFolderTarget, SECTION, type Settings } from './settings';
 import type { StatusBar } from './statusBar';
 import type { Ui } from './ui';
 
@@ -107,7 +107,6 @@ export async function generateFromPrompt(
     range,
     request: buildPromptRequest(editor.document, position, prompt, d.settings()),
     description: `${describe(editor, range)}, prompt ${JSON.stringify(prompt)}`,
-    prompt,
   };
   return d.controller.start(spec);
 }
@@ -135,9 +134,10 @@ export async function selectModel(d: CommandDeps, folderArg?: string | vscode.Ur
   d.log.info(`Select Model: validating ${folder}`);
   try {
     const info = await d.engine.load(folder);
-    await vscode.workspace
-      .getConfiguration(SECTION)
-      .update('model.folder', folder, vscode.ConfigurationTarget.Global);
+    // Written where the effective value lives (workspace folder / workspace / user): a user value
+    // written under a workspace one would be shadowed and the selected model never used.
+    const { target, scope } = modelFolderTarget();
+    await vscode.workspace.getConfiguration(SECTION, scope).update('model.folder', folder, target);
     d.log.info(
       `Select Model: ${info.name} from ${folder} loaded on ${info.executionProvider} in ${info.loadMs} ms`,
     );
@@ -175,6 +175,11 @@ export async function diagnoseDevice(d: CommandDeps): Promise<string> {
     lines.push(`requested: ${d.settings().executionProvider}`);
     if (diagnosis.report) {
       lines.push(...describeReport(diagnosis.report));
+    }
+    // Which model, and which setting chose it (or the bundled default), plus values that cannot apply.
+    lines.push(`model folder: ${describeFolder(d.settings())}`);
+    for (const warning of d.settings().modelFolderWarnings) {
+      lines.push(`warning: ${warning}`);
     }
     for (const line of lines) {
       d.log.info(`Diagnose Device: ${line}`);

@@ -1,13 +1,18 @@
 // The infill flow, top to bottom: a session starts (region decorated, cursor parked at the region's
-// end) -> the request goes to the engine -> each snapshot updates the status bar and, throttled to a
-// readable rate, the ghost text -> the result waits for Tab (accept: one edit) or Esc (reject).
-// Typing in the document, moving the cursor, switching editors or a new request cancels. Nothing
-// here edits the document except accept().
+// end) -> the request goes to the engine -> each snapshot updates the status bar and, throttled by the
+// FramePump, the ghost text -> the result waits for Tab (accept: one edit) or Esc (reject).
+// Typing in the document, any selection change we did not make, switching editors or a new request
+// cancels. Nothing here edits the document except an accept (and taking back a ghost-text insertion
+// VS Code made by itself, see onGhostTextInserted). Error sentences live in errorText.ts, the text an
+// accept writes in acceptText.ts.
 import * as vscode from 'vscode';
 import { isAbortError } from '../engine/errors';
 import type { ErrorCode, InfillResult, Snapshot } from '../engine/protocol';
+import { isGhostTextInsertion, textToInsert } from './acceptText';
 import type { RegionDecoration } from './decorations';
 import type { EngineService } from './engineService';
+import { describeError } from './errorText';
+import { FramePump } from './framePump';
 import type { GhostTextRenderer } from './ghostText';
 import type { Log, Outcome } from './log';
 import { PreviewSession, type SessionSpec } from './preview';
@@ -15,7 +20,28 @@ import type { Settings } from './settings';
 import type { StatusBar } from './statusBar';
 import type { Ui } from './ui';
 
+export { describeError } from './errorText';
+
 export const CONTEXT_KEY = 'diffusionInfill.previewActive';
+
+/** How often a waiting result's ghost text is shown again (after focus left the editor and came back). */
+const KEEP_ALIVE_MS = 750;
+
+/** What the user reads when Tab meets an empty result (also pinned by the in-host tests). */
+export const EMPTY_RESULT_MESSAGE =
+  'empty result — nothing to accept (the model filled the hole with nothing). Esc dismisses the preview; the selection stays as it is.';
+
+function isAt(selection: vscode.Selection, position: vscode.Position): boolean {
+  return selection.isEmpty && selection.active.isEqual(position);
+}
+
+function isRegion(selection: vscode.Selection, range: vscode.Range): boolean {
+  return !range.isEmpty && selection.start.isEqual(range.start) && selection.end.isEqual(range.end);
+}
+
+function eolOf(document: vscode.TextDocument): '\n' | '\r\n' {
+  return document.eol === vscode.EndOfLine.CRLF ? '\r\n' : '\n';
+}
 
 export class InfillController implements vscode.Disposable {
   private session?: PreviewSession;
@@ -25,10 +51,9 @@ export class InfillController implements vscode.Disposable {
   /** Fires on every session state change and snapshot. */
   readonly onDidChangeSession = this.changed.event;
   private readonly subscriptions: vscode.Disposable[] = [];
-  private pendingFrame?: { session: PreviewSession; text: string };
-  private frameTimer?: NodeJS.Timeout;
-  private frameBusy = false;
-  private lastFrameAt = 0;
+  private readonly frames: FramePump;
+  /** While a result waits for Tab: re-shows the ghost text that VS Code hid when focus left the editor. */
+  private keepAlive?: NodeJS.Timeout;
 
   constructor(
     private readonly engine: EngineService,
@@ -39,15 +64,14 @@ export class InfillController implements vscode.Disposable {
     private readonly ui: Ui,
     private readonly settings: () => Settings,
   ) {
+    this.frames = new FramePump(
+      renderer,
+      () => this.settings().snapshotIntervalMs,
+      (m) => this.log.warn(m),
+    );
     this.subscriptions.push(
-      vscode.workspace.onDidChangeTextDocument((e) => {
-        const s = this.session;
-        if (s && (s.state === 'running' || s.state === 'ready') && e.document.uri.toString() === s.uri) {
-          if (e.contentChanges.length > 0) {
-            this.cancel('the document was edited');
-          }
-        }
-      }),
+      this.frames,
+      vscode.workspace.onDidChangeTextDocument((e) => this.onDocumentChange(e)),
       vscode.window.onDidChangeActiveTextEditor((editor) => {
         const s = this.session;
         if (s?.active && s.state !== 'accepting' && editor?.document.uri.toString() !== s.uri) {
@@ -56,13 +80,19 @@ export class InfillController implements vscode.Disposable {
       }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
         const s = this.session;
+        // Any selection change in the preview's editor that is not our parked cursor cancels, whatever
+        // its kind: keyboard and mouse, but also Go to Line, Find, a command or another extension
+        // (kind Command or undefined). Otherwise Tab would replace a region the user cannot see.
+        // The selection the command started from (the region itself) is not a move either: its event
+        // can arrive after the session started, since the workbench reports selections asynchronously.
         if (
           s?.active &&
           s.state !== 'accepting' &&
-          e.textEditor.document.uri.toString() === s.uri &&
-          (e.kind === vscode.TextEditorSelectionChangeKind.Keyboard ||
-            e.kind === vscode.TextEditorSelectionChangeKind.Mouse) &&
-          !(e.selections.length === 1 && e.selections[0].isEmpty && e.selections[0].active.isEqual(s.anchor))
+          e.textEditor === s.spec.editor &&
+          !(
+            e.selections.length === 1 &&
+            (isAt(e.selections[0], s.anchor) || isRegion(e.selections[0], s.spec.range))
+          )
         ) {
           this.cancel('the cursor moved');
         }
@@ -108,6 +138,69 @@ export class InfillController implements vscode.Disposable {
     return s;
   }
 
+  // --- document changes -----------------------------------------------------------------------------
+
+  private onDocumentChange(e: vscode.TextDocumentChangeEvent): void {
+    const s = this.session;
+    if (!s || e.contentChanges.length === 0 || e.document.uri.toString() !== s.uri) {
+      return;
+    }
+    if (s.state === 'accepting') {
+      s.editedWhileAccepting = true; // the accept's own edit, or someone else's: told apart by version
+      return;
+    }
+    if (s.state !== 'running' && s.state !== 'ready') {
+      return;
+    }
+    const [change] = e.contentChanges;
+    if (
+      e.contentChanges.length === 1 &&
+      change.rangeLength === 0 &&
+      change.range.start.isEqual(s.anchor) &&
+      [this.renderer.current?.text, s.lastFrame].some(
+        (frame) => frame !== undefined && isGhostTextInsertion(change.text, frame, eolOf(e.document)),
+      )
+    ) {
+      this.onGhostTextInserted(s, change.text, e.document);
+      return;
+    }
+    this.cancel('the document was edited');
+  }
+
+  /**
+   * VS Code's own inline-suggest accept (Tab outside our keybinding, the hover toolbar, accept word /
+   * line) inserted our ghost text at the anchor without removing the region. The full final result is
+   * turned into the accept it was meant to be (region + insertion replaced in one edit); anything else
+   * (a placeholder frame, a word of it) is taken out again and the preview cancelled, with a message.
+   */
+  private onGhostTextInserted(s: PreviewSession, inserted: string, document: vscode.TextDocument): void {
+    const eol = eolOf(document);
+    const insertedEnd = document.positionAt(document.offsetAt(s.anchor) + inserted.length);
+    const whole =
+      s.state === 'ready' &&
+      s.result !== undefined &&
+      inserted === textToInsert('', s.result.completion, eol);
+    if (whole && s.transition('accepting')) {
+      this.log.info(`request #${s.id} VS Code inserted the whole preview: replacing the region with it`);
+      void this.applyAccept(s, new vscode.Range(s.spec.range.start, insertedEnd));
+      return;
+    }
+    this.cancel('VS Code inserted the preview text by itself');
+    void s.spec.editor
+      .edit((b) => b.delete(new vscode.Range(s.anchor, insertedEnd)), {
+        undoStopBefore: false,
+        undoStopAfter: false,
+      })
+      .then(
+        (ok) => ok || this.log.warn(`request #${s.id} could not take back VS Code's insertion`),
+        (err: unknown) =>
+          this.log.warn(`request #${s.id} could not take back VS Code's insertion: ${String(err)}`),
+      );
+    this.ui.warn(
+      "VS Code's own accept inserted the preview without replacing the struck-through region, so it was taken out again. Use Tab (Diffusion Infill: Accept Infill) on the final result: it replaces the region.",
+    );
+  }
+
   // --- engine -> snapshot -> renderer --------------------------------------------------------------
 
   private onSnapshot(s: PreviewSession, snapshot: Snapshot): void {
@@ -135,7 +228,7 @@ export class InfillController implements vscode.Disposable {
     this.status.set({ kind: 'done', steps: result.steps, nfe: result.nfe, ms: result.ms, empty });
     if (empty) {
       this.log.info(
-        `request #${s.id} note: empty completion (nothing to preview); Tab removes the region, Esc keeps it`,
+        `request #${s.id} note: empty completion: nothing to accept (Tab does nothing), Esc dismisses`,
       );
     }
     for (const note of result.notes) {
@@ -148,6 +241,7 @@ export class InfillController implements vscode.Disposable {
       );
     }
     this.queueFrame(s, result.completion);
+    this.startKeepAlive(s);
     this.changed.fire(s);
     if (s.acceptWhenReady) {
       void this.accept();
@@ -181,42 +275,53 @@ export class InfillController implements vscode.Disposable {
   }
 
   private queueFrame(s: PreviewSession, text: string): void {
-    this.pendingFrame = { session: s, text };
-    this.pumpFrames();
+    s.lastFrame = text;
+    this.frames.queue(
+      {
+        editor: s.spec.editor,
+        position: s.anchor,
+        stillWanted: () => s === this.session && (s.state === 'running' || s.state === 'ready'),
+      },
+      text,
+    );
   }
 
-  /** Shows the latest pending frame, at most one per snapshot interval, never two at once. */
-  private pumpFrames(): void {
-    if (this.frameBusy || this.frameTimer || !this.pendingFrame) {
-      return;
+  /**
+   * VS Code hides ghost text when the editor loses focus (a panel, the terminal) and does not bring it
+   * back, while our strike-through and "Tab accept" stay: the user would accept text they no longer
+   * see. So while a result waits, the final frame is shown again every KEEP_ALIVE_MS when our editor
+   * is the active one (a no-op for the user while it is still visible, see ghostText.ts).
+   */
+  private startKeepAlive(s: PreviewSession): void {
+    this.stopKeepAlive();
+    if (s.result?.completion.length === 0) {
+      return; // nothing to show
     }
-    const wait = this.lastFrameAt + this.settings().snapshotIntervalMs - Date.now();
-    if (wait > 0) {
-      this.frameTimer = setTimeout(() => {
-        this.frameTimer = undefined;
-        this.pumpFrames();
-      }, wait);
-      return;
+    this.keepAlive = setInterval(() => {
+      if (s !== this.session || s.state !== 'ready') {
+        this.stopKeepAlive();
+        return;
+      }
+      if (vscode.window.activeTextEditor === s.spec.editor && s.lastFrame !== undefined) {
+        this.queueFrame(s, s.lastFrame);
+      }
+    }, KEEP_ALIVE_MS);
+  }
+
+  private stopKeepAlive(): void {
+    if (this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
     }
-    const { session, text } = this.pendingFrame;
-    this.pendingFrame = undefined;
-    if (session !== this.session || !(session.state === 'running' || session.state === 'ready')) {
-      return;
-    }
-    this.frameBusy = true;
-    this.renderer
-      .show(session.spec.editor, session.anchor, text)
-      .catch((err: unknown) => this.log.warn(`ghost text refresh failed: ${String(err)}`))
-      .finally(() => {
-        this.frameBusy = false;
-        this.lastFrameAt = Date.now();
-        this.pumpFrames();
-      });
   }
 
   // --- accept / reject / cancel --------------------------------------------------------------------
 
-  /** Tab. Before the result: accept as soon as it arrives. Returns whether an accept happened or is pending. */
+  /**
+   * Tab. Before the result: accept as soon as it arrives. An empty result is never "accepted" (that
+   * would delete the selection behind a preview that shows nothing): the user is told and the preview
+   * stays for Esc. Returns whether an accept happened or is pending.
+   */
   async accept(): Promise<boolean> {
     const s = this.session;
     if (!s?.active) {
@@ -226,37 +331,65 @@ export class InfillController implements vscode.Disposable {
       s.acceptWhenReady = true;
       return true;
     }
-    if (s.state !== 'ready' || !s.result || !s.transition('accepting')) {
+    if (s.state !== 'ready' || !s.result) {
       return false;
     }
+    if (s.result.completion.length === 0) {
+      s.acceptWhenReady = false; // an early Tab is answered too: nothing to accept
+      this.log.info(`request #${s.id} Tab on an empty result: nothing accepted`);
+      this.ui.info(EMPTY_RESULT_MESSAGE);
+      return false;
+    }
+    const document = s.spec.editor.document;
+    if (document.isClosed || document.version !== s.version) {
+      this.cancel('the document changed before accept');
+      return false;
+    }
+    if (!s.transition('accepting')) {
+      return false;
+    }
+    return this.applyAccept(s, s.spec.range);
+  }
+
+  /** Replaces `range` with the result (state accepting). */
+  private async applyAccept(s: PreviewSession, range: vscode.Range): Promise<boolean> {
     const editor = s.spec.editor;
     const document = editor.document;
-    if (document.isClosed || document.version !== s.version) {
-      s.transition('cancelled', 'the document changed before accept');
-      this.end(s, 'cancelled', 'the document changed before accept');
-      return false;
-    }
-    const completion = s.result.completion;
-    await this.renderer.clear();
+    const text = textToInsert(s.regionText, s.result!.completion, eolOf(document));
+    const startOffset = document.offsetAt(range.start);
+    const version = document.version;
+    // The edit is issued in the same tick as the caller's version check, before any await: VS Code
+    // applies an edit only to the document version it was made for, so an edit arriving in between
+    // makes this one fail (cancelled below) instead of landing on a stale range.
+    const editing = editor.edit((b) => b.replace(range, text), { undoStopBefore: true, undoStopAfter: true });
+    this.stopKeepAlive();
+    this.frames.stop();
+    void this.renderer.clear();
     let applied = false;
     try {
-      applied = await editor.edit((b) => b.replace(s.spec.range, completion), {
-        undoStopBefore: true,
-        undoStopAfter: true,
-      });
+      applied = await editing;
     } catch (err) {
       this.log.error(`request #${s.id} edit failed: ${String(err)}`);
     }
     if (!applied) {
+      if (s.editedWhileAccepting || document.version !== version) {
+        s.transition('cancelled', 'the document changed before accept');
+        this.end(s, 'cancelled', 'the document changed before accept');
+        return false;
+      }
       s.transition('failed', 'the editor refused the edit');
       this.end(s, 'error', 'the editor refused the edit');
       this.ui.error('could not apply the infill (the editor refused the edit).');
       return false;
     }
-    const end = document.positionAt(document.offsetAt(s.spec.range.start) + completion.length);
-    editor.selection = new vscode.Selection(end, end);
+    // Only our edit happened since: the cursor goes right after the inserted text (in the document's
+    // own line endings). If something else edited meanwhile, VS Code has already placed the cursor.
+    if (document.version === version + 1) {
+      const end = document.positionAt(startOffset + text.length);
+      editor.selection = new vscode.Selection(end, end);
+    }
     s.transition('accepted');
-    const r = s.result;
+    const r = s.result!;
     this.end(s, 'accepted', `${r.tokens} tokens, ${r.steps} steps, ${r.nfe} NFE, ${Math.round(r.ms)} ms`);
     return true;
   }
@@ -284,11 +417,8 @@ export class InfillController implements vscode.Disposable {
   private end(s: PreviewSession, outcome: Outcome, detail: string): void {
     this.log.outcome(s.id, outcome, detail);
     if (s === this.session) {
-      this.pendingFrame = undefined;
-      if (this.frameTimer) {
-        clearTimeout(this.frameTimer);
-        this.frameTimer = undefined;
-      }
+      this.stopKeepAlive();
+      this.frames.stop();
       void this.renderer.clear();
       this.decoration.clear();
       void vscode.commands.executeCommand('setContext', CONTEXT_KEY, false);
@@ -303,41 +433,5 @@ export class InfillController implements vscode.Disposable {
     this.cancel('the extension is shutting down');
     this.subscriptions.forEach((d) => d.dispose());
     this.changed.dispose();
-  }
-}
-
-/** A user-facing sentence for an engine failure, and the outcome word for the log. */
-export function describeError(
-  code: ErrorCode | undefined,
-  message: string,
-  modelFolder: string,
-  crashed: boolean,
-): { text: string; outcome: Outcome } {
-  if (crashed) {
-    return {
-      text: `the engine process crashed during the request (${message}). Try again.`,
-      outcome: 'error',
-    };
-  }
-  switch (code) {
-    case 'model-missing':
-    case 'not-loaded':
-      return { text: `no model found in ${modelFolder}: ${message}`, outcome: 'no model' };
-    case 'model-invalid':
-      return { text: `the model in ${modelFolder} is invalid: ${message}`, outcome: 'error' };
-    case 'tokenizer-mismatch':
-      return {
-        text: `the tokenizer does not match the model in ${modelFolder}: ${message}`,
-        outcome: 'error',
-      };
-    case 'too-long':
-      return {
-        text: `the selection is too long for the model's context window: ${message}. Select a smaller region.`,
-        outcome: 'error',
-      };
-    case 'bad-request':
-      return { text: `invalid request or settings: ${message}`, outcome: 'error' };
-    default:
-      return { text: `engine error: ${message}`, outcome: 'error' };
   }
 }

@@ -1,8 +1,10 @@
 // Builds the engine request for one infill from the editor: the text before and after the hole, the
 // selection, the language, and the settings. Refuses documents the engine should not see (binary
-// content, huge files) with a message instead of a silent no-op.
+// content, huge files) with a message instead of a silent no-op. The model only ever saw LF text, so
+// CRLF documents are sent as LF (acceptText.ts converts the result back to the document's EOL).
 import * as vscode from 'vscode';
 import type { InfillRequest } from '../engine/protocol';
+import { toLf } from './acceptText';
 import { commentLine } from './comments';
 import { requestOptions, type Settings } from './settings';
 
@@ -36,11 +38,11 @@ export function buildInfillRequest(
   range: vscode.Range,
   settings: Settings,
 ): Omit<InfillRequest, 'id'> {
-  const selectionText = document.getText(range);
+  const selectionText = toLf(document.getText(range));
   return {
     ...requestOptions(settings),
-    prefix: prefixText(document, range.start, settings.prefixTokens),
-    suffix: suffixText(document, range.end, settings.suffixTokens),
+    prefix: toLf(prefixText(document, range.start, settings.prefixTokens)),
+    suffix: toLf(suffixText(document, range.end, settings.suffixTokens)),
     languageId: document.languageId,
     selectionText: selectionText.length > 0 ? selectionText : undefined,
   };
@@ -63,8 +65,8 @@ export function buildPromptRequest(
   const comment = `${indent}${commentLine(document.languageId, prompt)}\n`;
   return {
     ...requestOptions(settings),
-    prefix: before + comment + linePrefix,
-    suffix: suffixText(document, position, settings.suffixTokens),
+    prefix: toLf(before) + comment + linePrefix,
+    suffix: toLf(suffixText(document, position, settings.suffixTokens)),
     languageId: document.languageId,
   };
 }

@@ -1,6 +1,8 @@
 // The editor's handle on the engine: one EngineClient (child process) configured from the settings,
 // its state mirrored in the status bar, its log lines in the log channel, and a crash told to the
-// user once per session (the client restarts the process on the next request by itself).
+// user once per session (the client restarts the process on the next request by itself). Every load
+// logs the model folder and where its value came from. One EngineClient lives as long as the
+// extension: settings changes reconfigure it and never kill a request in flight.
 import * as vscode from 'vscode';
 import { EngineClient, type Diagnosis, type EngineState } from '../engine/client';
 import type {
@@ -14,15 +16,15 @@ import type {
   Snapshot,
 } from '../engine/protocol';
 import type { Log } from './log';
-import { loadOptions, type Settings } from './settings';
+import { describeFolder, loadOptions, type Settings } from './settings';
 import type { StatusBar } from './statusBar';
 import type { Ui } from './ui';
 
 export class EngineService implements vscode.Disposable {
-  private client: EngineClient;
   private subscriptions: { dispose(): void }[] = [];
-  private idleUnloadMs: number;
+  private readonly client: EngineClient;
   private crashTold = false;
+  private readonly warned = new Set<string>();
   /** Increments on every crash; a request compares it to tell a crash from another error. */
   crashes = 0;
   private traceOn = false;
@@ -34,7 +36,6 @@ export class EngineService implements vscode.Disposable {
     private readonly status: StatusBar,
     private readonly ui: Ui,
   ) {
-    this.idleUnloadMs = settings.idleUnloadMs;
     this.client = this.createClient();
   }
 
@@ -58,16 +59,19 @@ export class EngineService implements vscode.Disposable {
     return this.client.model;
   }
 
-  /** New settings: the next request (re)loads lazily if the model options changed. */
+  /** The engine child's process id while one runs. */
+  get pid(): number | undefined {
+    return this.client.pid;
+  }
+
+  /**
+   * New settings: the next request (re)loads lazily if the model options changed; a new idle-unload
+   * delay applies from the next idle period. Nothing in flight is stopped.
+   */
   configure(settings: Settings): void {
     this.settings = settings;
-    if (settings.idleUnloadMs !== this.idleUnloadMs) {
-      this.idleUnloadMs = settings.idleUnloadMs;
-      this.disposeClient();
-      this.client = this.createClient();
-    } else {
-      this.client.setLoadOptions(loadOptions(settings));
-    }
+    this.client.setIdleUnloadMs(settings.idleUnloadMs);
+    this.client.setLoadOptions(loadOptions(settings));
   }
 
   load(modelDir?: string): Promise<ModelInfo> {
@@ -95,8 +99,11 @@ export class EngineService implements vscode.Disposable {
     return this.client.refine(this.trace ? { ...request, trace: true } : request, onSnapshot, signal);
   }
 
-  diagnose(): Promise<Diagnosis> {
-    return this.client.diagnose();
+  /** A successful answer also clears a stale error state: the engine works again. */
+  async diagnose(): Promise<Diagnosis> {
+    const d = await this.client.diagnose();
+    this.clearError();
+    return d;
   }
 
   /** Test hook: SIGKILL the engine process, as a native crash would. */
@@ -107,7 +114,7 @@ export class EngineService implements vscode.Disposable {
   private createClient(): EngineClient {
     const client = new EngineClient({
       enginePath: this.enginePath,
-      idleUnloadMs: this.idleUnloadMs,
+      idleUnloadMs: this.settings.idleUnloadMs,
       log: (level, message) => this.log.engine(level, message),
     });
     client.setLoadOptions(loadOptions(this.settings));
@@ -131,6 +138,14 @@ export class EngineService implements vscode.Disposable {
 
   private onState(state: EngineState): void {
     if (state === 'loading') {
+      this.log.info(`loading the model: model folder ${describeFolder(this.settings)}`);
+      for (const warning of this.settings.modelFolderWarnings) {
+        this.log.warn(warning);
+        if (!this.warned.has(warning)) {
+          this.warned.add(warning);
+          this.ui.warn(warning, { 'Show Log': () => this.log.show() });
+        }
+      }
       this.status.set({ kind: 'loading', detail: this.settings.modelFolder });
     } else if (state === 'ready') {
       const info = this.client.model;
@@ -145,21 +160,28 @@ export class EngineService implements vscode.Disposable {
           this.log.info(`${info.name}: ${info.inferredManifest}`); // drop-in folder: show what was assumed
         }
       }
-      if (this.status.state.kind === 'loading') {
-        this.status.set({ kind: 'idle' });
+      if (this.status.state.kind === 'loading' || this.status.state.kind === 'error') {
+        this.status.set({ kind: 'idle' }); // a load that succeeds ends an earlier error
       }
     } else if (state === 'idle' && this.status.state.kind === 'loading') {
       this.status.set({ kind: 'idle' });
     }
   }
 
-  private disposeClient(): void {
+  private clearError(): void {
+    if (this.status.state.kind === 'error') {
+      this.status.set({ kind: 'idle' });
+    }
+  }
+
+  /** Stops the engine process; resolves once it has exited (deactivate waits for this). */
+  stop(): Promise<void> {
     this.subscriptions.forEach((s) => s.dispose());
     this.subscriptions = [];
-    this.client.dispose();
+    return this.client.dispose();
   }
 
   dispose(): void {
-    this.disposeClient();
+    void this.stop();
   }
 }

@@ -1,7 +1,8 @@
 // Ghost text renderer. VS Code's inline completions are the only stable way to show multi-line
 // preview text, but they have no "provider changed" event and re-running the trigger with the same
-// cursor/version is skipped. What refreshes reliably (see shared/docs/vscode.md): dispose the provider
-// registration, register it again, then trigger with {explicit: false, providerId}. One frame = one
+// cursor/version is skipped. What refreshes reliably (../shared/docs/vscode.md, the design notes
+// beside the repository): dispose the provider registration, register it again, then trigger with
+// {explicit: false, providerId}. One frame = one
 // insertion at a fixed position; the provider answers only for that document, version and position.
 import * as vscode from 'vscode';
 

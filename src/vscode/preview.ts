@@ -38,7 +38,6 @@ export interface SessionSpec {
   request: Omit<InfillRequest, 'id'>;
   /** A short description for the log (file, lines, sizes). */
   description: string;
-  prompt?: string;
 }
 
 let lastRequestId = 0;
@@ -57,13 +56,18 @@ export class PreviewSession {
   readonly anchor: vscode.Position;
   readonly abort = new AbortController();
   readonly snapshots: Snapshot[] = [];
-  readonly startedAt = Date.now();
   private currentState: SessionState = 'running';
   result?: InfillResult;
   /** Tab pressed before the result arrived: accept as soon as it does. */
   acceptWhenReady = false;
   /** Why the session ended (cancel reason, error message). */
   reason?: string;
+  /** The region's text when the session started (its final newline is kept on accept). */
+  readonly regionText: string;
+  /** The last text queued as ghost text (what VS Code's own accept could insert). */
+  lastFrame?: string;
+  /** A document change arrived while the accept's edit was in flight. */
+  editedWhileAccepting = false;
   private readonly settled: Promise<SessionState>;
   private resolveSettled!: (state: SessionState) => void;
 
@@ -71,6 +75,7 @@ export class PreviewSession {
     this.uri = spec.editor.document.uri.toString();
     this.version = spec.editor.document.version;
     this.anchor = spec.range.end;
+    this.regionText = spec.editor.document.getText(spec.range);
     this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
   }
 

@@ -1,7 +1,10 @@
-// Typed view of the diffusionInfill.* settings and the model folder resolution.
-// The model folder is a restricted setting (package.json capabilities.untrustedWorkspaces): in an
+// Typed view of the diffusionInfill.* settings and the model folder resolution: which folder, where its
+// value came from (user / remote / workspace / workspace folder / bundled), which scope Select Model
+// must write to so the new value is the effective one, and warnings for a value set where it cannot
+// apply. The model folder is a restricted setting (package.json capabilities.untrustedWorkspaces): in an
 // untrusted workspace VS Code ignores workspace values for it, so a repository cannot point the engine
-// at files of its choosing.
+// at files of its choosing. It is machine-overridable: in a remote window (code-server, SSH, WSL) a
+// value in the local User settings does not apply; only the Remote settings or the workspace do.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,11 +19,16 @@ import type {
 
 export const SECTION = 'diffusionInfill';
 
+export type FolderSource =
+  'user settings' | 'remote settings' | 'workspace settings' | 'workspace folder settings' | 'bundled';
+
 export interface Settings {
   /** Resolved absolute model folder. */
   modelFolder: string;
-  /** Whether modelFolder came from the setting (false: the bundled default). */
-  modelFolderFromSetting: boolean;
+  /** Where the effective value came from ('bundled': no value set, the extension's own model). */
+  modelFolderSource: FolderSource;
+  /** Values set where they cannot apply (shown once as a warning, logged on every load). */
+  modelFolderWarnings: string[];
   executionProvider: ExecutionProviderChoice;
   threads: number;
   sampler: Partial<SamplerOptions>;
@@ -33,9 +41,17 @@ export interface Settings {
   idleUnloadMs: number;
 }
 
-export function readSettings(extensionPath: string): Settings {
-  const c = vscode.workspace.getConfiguration(SECTION);
-  const folderSetting = (c.get<string>('model.folder') ?? '').trim();
+export interface SettingsContext {
+  extensionPath: string;
+  /** The User settings.json of this window (to spot a value a remote window ignores), if known. */
+  userSettingsFile?: string;
+}
+
+/** Settings as seen from the active editor's workspace folder (a workspace-folder value applies there). */
+export function readSettings(ctx: SettingsContext): Settings {
+  const scope = activeFolder();
+  const c = vscode.workspace.getConfiguration(SECTION, scope?.uri);
+  const folder = modelFolderValue(scope);
   const sampler: Partial<SamplerOptions> = {
     strategy: c.get<StrategyName>('sampler.strategy', 'guarded'),
     threshold: c.get<number>('sampler.threshold', 0.9),
@@ -45,8 +61,9 @@ export function readSettings(extensionPath: string): Settings {
     blockSize: c.get<number>('sampler.blockSize', 32),
   };
   return {
-    modelFolder: folderSetting ? resolveFolder(folderSetting) : bundledModelFolder(extensionPath),
-    modelFolderFromSetting: folderSetting.length > 0,
+    modelFolder: folder ? resolveFolder(folder.value, folder.base) : bundledModelFolder(ctx.extensionPath),
+    modelFolderSource: folder?.source ?? 'bundled',
+    modelFolderWarnings: folderWarnings(folder, ctx.userSettingsFile),
     executionProvider: c.get<ExecutionProviderChoice>('model.executionProvider', 'auto'),
     threads: Math.max(0, Math.floor(c.get<number>('model.threads', 0))),
     sampler,
@@ -90,14 +107,105 @@ export function bundledModelFolder(extensionPath: string): string {
   return preferred;
 }
 
-function resolveFolder(value: string): string {
+/** The editor's folder (multi-root: the one holding the active document), else the first one. */
+function activeFolder(): vscode.WorkspaceFolder | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  return (uri && vscode.workspace.getWorkspaceFolder(uri)) || vscode.workspace.workspaceFolders?.[0];
+}
+
+interface FolderValue {
+  value: string;
+  source: Exclude<FolderSource, 'bundled'>;
+  /** What a relative value resolves against: the folder (or workspace file) whose settings hold it. */
+  base: string;
+  target: vscode.ConfigurationTarget;
+}
+
+/** The effective model.folder value, where it lives, and the base a relative value resolves against. */
+function modelFolderValue(scope: vscode.WorkspaceFolder | undefined): FolderValue | undefined {
+  const i = vscode.workspace.getConfiguration(SECTION, scope?.uri).inspect<string>('model.folder');
+  const folderValue = i?.workspaceFolderValue?.trim();
+  // In a single-folder window the folder's settings are the workspace settings (VS Code reports the
+  // value at both levels): call it that, and write it there. Multi-root: a folder value of its own.
+  if (folderValue && scope && vscode.workspace.workspaceFile !== undefined) {
+    return {
+      value: folderValue,
+      source: 'workspace folder settings',
+      base: scope.uri.fsPath,
+      target: vscode.ConfigurationTarget.WorkspaceFolder,
+    };
+  }
+  const workspaceValue = i?.workspaceValue?.trim();
+  if (workspaceValue) {
+    const file = vscode.workspace.workspaceFile;
+    const base = file?.scheme === 'file' ? path.dirname(file.fsPath) : (scope?.uri.fsPath ?? os.homedir());
+    return {
+      value: workspaceValue,
+      source: 'workspace settings',
+      base,
+      target: vscode.ConfigurationTarget.Workspace,
+    };
+  }
+  const globalValue = i?.globalValue?.trim();
+  if (globalValue) {
+    // A user (or remote) value belongs to no workspace: relative to the home folder, never to
+    // whichever folder happens to be open or to the process's working directory.
+    return {
+      value: globalValue,
+      source: vscode.env.remoteName ? 'remote settings' : 'user settings',
+      base: os.homedir(),
+      target: vscode.ConfigurationTarget.Global,
+    };
+  }
+  return undefined;
+}
+
+/** Where Select Model writes: the scope that holds the effective value (else the user settings). */
+export function modelFolderTarget(): { target: vscode.ConfigurationTarget; scope?: vscode.Uri } {
+  const scope = activeFolder();
+  const v = modelFolderValue(scope);
+  return { target: v?.target ?? vscode.ConfigurationTarget.Global, scope: scope?.uri };
+}
+
+function folderWarnings(effective: FolderValue | undefined, userSettingsFile: string | undefined): string[] {
+  const warnings: string[] = [];
+  const i = vscode.workspace.getConfiguration(SECTION).inspect<string>('model.folder');
+  if (!vscode.workspace.isTrusted && (i?.workspaceValue || i?.workspaceFolderValue)) {
+    warnings.push(
+      'diffusionInfill.model.folder is set in the workspace settings, which VS Code ignores in an untrusted workspace.',
+    );
+  }
+  if (vscode.env.remoteName && userSettingsFile) {
+    const local = userSettingValue(userSettingsFile, `${SECTION}.model.folder`);
+    if (local && local !== effective?.value) {
+      warnings.push(
+        `diffusionInfill.model.folder is set to "${local}" in ${userSettingsFile}, which a remote window ignores for this machine-scoped setting; set it in the Remote settings (Preferences: Open Remote Settings) or the workspace settings.`,
+      );
+    }
+  }
+  return warnings;
+}
+
+/** A string value from a settings.json (JSON with comments), without a JSONC parser: the key is unique. */
+function userSettingValue(file: string, key: string): string | undefined {
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    const m = new RegExp(`"${key.replace(/\./g, '\\.')}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`).exec(text);
+    return m ? (JSON.parse(`"${m[1]}"`) as string).trim() || undefined : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** "<folder> (from user settings)" / "<folder> (bundled)": the form every log line and Diagnose use. */
+export function describeFolder(s: Settings): string {
+  return `${s.modelFolder} (${s.modelFolderSource === 'bundled' ? 'bundled' : `from ${s.modelFolderSource}`})`;
+}
+
+function resolveFolder(value: string, base: string): string {
   let p = value;
   if (p === '~' || p.startsWith('~/')) {
     p = path.join(os.homedir(), p.slice(1));
   }
-  if (!path.isAbsolute(p)) {
-    const ws = vscode.workspace.workspaceFolders?.[0];
-    p = ws ? path.join(ws.uri.fsPath, p) : path.resolve(p);
-  }
-  return p;
+  return path.isAbsolute(p) ? p : path.join(base, p);
 }

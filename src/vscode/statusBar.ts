@@ -104,10 +104,15 @@ export class StatusBar implements vscode.Disposable {
         tooltip += `\n${s.masksLeft} masked positions left`;
         break;
       case 'done':
-        this.item.text = `$(check) Diffusion: ${s.empty ? 'empty result' : `${s.steps} steps`} · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
+        // An empty result offers no Tab: accepting it would delete the selection behind a preview
+        // that shows nothing (the controller refuses it and says so).
+        this.item.text = s.empty
+          ? `$(circle-slash) Diffusion: empty result — nothing to accept · ${Math.round(s.ms)} ms · Esc dismiss`
+          : `$(check) Diffusion: ${s.steps} steps · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
         tooltip += `\n${s.nfe} forward passes`;
         if (s.empty) {
-          tooltip += '\nThe model filled the hole with nothing: Tab removes the region, Esc keeps it.';
+          tooltip +=
+            '\nThe model filled the hole with nothing: Tab does nothing, Esc dismisses; the selection stays.';
         }
         break;
       case 'error':

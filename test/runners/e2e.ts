@@ -21,6 +21,8 @@ for (const file of fs.readdirSync(dir).sort()) {
 const runner = mocha.run((failures) => {
   const passed = runner.stats?.passes ?? 0;
   const failed = runner.stats?.failures ?? failures;
+  console.log(`e2e: ${runner.stats?.pending ?? 0} skipped`);
   console.log(`e2e: ${passed} passed, ${failed} failed`);
-  process.exitCode = failures > 0 ? 1 : 0;
+  // Zero tests run (a grep that matches nothing) is a failure, not a pass.
+  process.exitCode = failures > 0 || passed === 0 ? 1 : 0;
 });

@@ -18,7 +18,8 @@ async function main(): Promise<number> {
       version: executable ? undefined : process.env.VSCODE_VERSION || 'stable',
       extensionDevelopmentPath: root,
       extensionTestsPath: path.join(root, 'out', 'test', 'suite', 'index.js'),
-      extensionTestsEnv: { DI_WORKSPACE: workspace },
+      // DI_TEST_HOOKS=1: activate() returns its test hooks only then (see src/extension.ts).
+      extensionTestsEnv: { DI_WORKSPACE: workspace, DI_TEST_HOOKS: '1' },
       launchArgs: [
         workspace,
         '--disable-extensions',

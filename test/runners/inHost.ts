@@ -32,6 +32,10 @@ async function main(): Promise<number> {
       DI_WORKSPACE: env('DI_WORKSPACE'),
       DI_SUITE_GREP: process.env.DI_SUITE_GREP ?? '',
       DI_TEST_MODEL: process.env.DI_TEST_MODEL ?? '',
+      // activate() returns its test hooks only with this (never in a user's extension host).
+      DI_TEST_HOOKS: '1',
+      DI_SOAK_OPS: process.env.DI_SOAK_OPS ?? '',
+      DI_SOAK_SEED: process.env.DI_SOAK_SEED ?? '',
     },
   });
   const browser = await launchBrowser();

@@ -6,7 +6,7 @@ import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { DiffusionInfillApi } from '../../src/extension';
+import type { TestHooks } from '../../src/extension';
 import type { ConversionOutcome } from '../../src/vscode/convertProcess';
 import { checkPython } from '../../src/vscode/convertProcess';
 import { api, extensionPath, resetSettings, scratchDir, setSetting } from './helpers';
@@ -26,7 +26,7 @@ function tinyCheckpoint(name: string): Promise<string> {
 
 describe('Convert Model command', function () {
   this.timeout(180_000);
-  let a: DiffusionInfillApi;
+  let a: TestHooks;
 
   before(async function () {
     if (!(await checkPython(PYTHON)).ok) {

@@ -1,19 +1,22 @@
-// Helpers for the in-host suite: the extension's API (from activate()), real files in a temp
+// Helpers for the in-host suite: the extension's test hooks (from activate() under DI_TEST_HOOKS=1), real files in a temp
 // workspace folder, settings, and waiting on session state through the API's events.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { DiffusionInfillApi } from '../../src/extension';
+import type { TestHooks } from '../../src/extension';
 import type { PreviewSession, SessionState } from '../../src/vscode/preview';
 
 export const EXTENSION_ID = 'diffusion-infill.diffusion-infill';
 
-export async function api(): Promise<DiffusionInfillApi> {
-  const ext = vscode.extensions.getExtension<DiffusionInfillApi>(EXTENSION_ID);
+/** The extension's test hooks: activate() returns them only when the host runs with DI_TEST_HOOKS=1. */
+export async function api(): Promise<TestHooks> {
+  const ext = vscode.extensions.getExtension<TestHooks | undefined>(EXTENSION_ID);
   assert.ok(ext, `${EXTENSION_ID} is not loaded in this extension host`);
-  return ext.isActive ? ext.exports : await ext.activate();
+  const hooks = ext.isActive ? ext.exports : await ext.activate();
+  assert.ok(hooks, 'the extension returned no test hooks: start the extension host with DI_TEST_HOOKS=1');
+  return hooks;
 }
 
 export function extensionPath(): string {
@@ -102,7 +105,7 @@ export function waitForState(
 
 /** Runs a command that starts a session and returns that session. */
 export async function startSession(
-  a: DiffusionInfillApi,
+  a: TestHooks,
   command: string,
   ...args: unknown[]
 ): Promise<PreviewSession> {
@@ -114,7 +117,7 @@ export async function startSession(
 }
 
 /** The outcome line logged for request `id` (accepted / rejected / cancelled / no model / error / refused). */
-export function outcomeLine(a: DiffusionInfillApi, id: number): string | undefined {
+export function outcomeLine(a: TestHooks, id: number): string | undefined {
   const re = new RegExp(`^request #${id} (accepted|rejected|cancelled|no model|error|refused)\\b`);
   return a.log.entries.find((e) => re.test(e.message))?.message;
 }

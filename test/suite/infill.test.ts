@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as vscode from 'vscode';
-import type { DiffusionInfillApi } from '../../src/extension';
+import type { TestHooks } from '../../src/extension';
 import {
   api,
   closeAllEditors,
@@ -31,6 +31,11 @@ const SOURCE = [
   '',
 ].join('\n');
 
+/** What accepting a whole-line region writes: the completion, with the region's final newline kept. */
+function keepFinalNewline(completion: string): string {
+  return completion.length === 0 || completion.endsWith('\n') ? completion : completion + '\n';
+}
+
 /** Selects the body of fibonacci (lines 2-5, whole lines). */
 function selectBody(editor: vscode.TextEditor): vscode.Range {
   const range = new vscode.Range(1, 0, 5, 0);
@@ -48,7 +53,7 @@ const TOUCHED = [
 ];
 
 describe('Infill Selection and Generate from Prompt', function () {
-  let a: DiffusionInfillApi;
+  let a: TestHooks;
 
   before(async () => {
     a = await api();
@@ -136,7 +141,8 @@ describe('Infill Selection and Generate from Prompt', function () {
 
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     assert.strictEqual(s.state, 'accepted');
-    assert.strictEqual(document.getText(), prefix + completion + suffix);
+    // The region ends with a line break (whole lines): it is kept if the completion has none.
+    assert.strictEqual(document.getText(), prefix + keepFinalNewline(completion) + suffix);
     assert.match(outcomeLine(a, s.id) ?? '', /accepted/);
     assert.strictEqual(a.statusBar.state.kind, 'idle');
 
@@ -302,7 +308,7 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(
       text,
       SOURCE.slice(0, editor.document.offsetAt(range.start)) +
-        s.result!.completion +
+        keepFinalNewline(s.result!.completion) +
         SOURCE.slice(SOURCE.indexOf('\n\ndef is_even')),
     );
   });

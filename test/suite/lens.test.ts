@@ -5,7 +5,7 @@
 // Also the visualiser's switch: traces are requested only while its panel is open.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { DiffusionInfillApi } from '../../src/extension';
+import type { TestHooks } from '../../src/extension';
 import {
   api,
   closeAllEditors,
@@ -33,7 +33,7 @@ const TOUCHED = [
 ];
 
 describe('Confidence lens', function () {
-  let a: DiffusionInfillApi;
+  let a: TestHooks;
 
   before(async () => {
     a = await api();
@@ -167,7 +167,7 @@ describe('Confidence lens', function () {
 });
 
 describe('Denoising visualiser switch', function () {
-  let a: DiffusionInfillApi;
+  let a: TestHooks;
   before(async () => {
     a = await api();
     await setSetting('model.folder', fixtureModel());

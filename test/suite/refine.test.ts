@@ -8,7 +8,7 @@
 // the threshold is put just above it. What is tested is the mechanics, not the model's judgement.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { DiffusionInfillApi } from '../../src/extension';
+import type { TestHooks } from '../../src/extension';
 import type { RefineSession } from '../../src/vscode/refine';
 import {
   api,
@@ -33,7 +33,7 @@ function waitForRefine(s: RefineSession): Promise<string> {
 }
 
 describe('Refine Selection', function () {
-  let a: DiffusionInfillApi;
+  let a: TestHooks;
 
   before(async () => {
     a = await api();

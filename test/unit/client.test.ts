@@ -1,10 +1,11 @@
 // EngineClient against a real forked engine process and the fixture model: protocol round trip,
 // lazy loading, diagnose, load errors, cancellation, crash and restart, idle unload.
 import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { EngineClient, type EngineState } from '../../src/engine/client';
 import { EngineError, isAbortError } from '../../src/engine/errors';
-import type { InfillRequest, LoadOptions, Snapshot } from '../../src/engine/protocol';
+import type { FromEngine, InfillRequest, LoadOptions, Snapshot, ToEngine } from '../../src/engine/protocol';
 import { ENGINE_ENTRY, FIXTURE_DIR, fixtureSkip, tempDir } from './helpers';
 
 const LOAD: LoadOptions = { modelDir: FIXTURE_DIR, executionProvider: 'cpu', threads: 1 };
@@ -153,5 +154,57 @@ describe('engine client and child process', { skip: fixtureSkip() }, () => {
     if (b.status === 'fulfilled') {
       assert.equal(b.value.canvasLength, 5);
     }
+  });
+
+  it('every reply carries the id of the request it answers (load, diagnose, errors)', async () => {
+    const child = fork(ENGINE_ENTRY, [], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+    try {
+      const replies: FromEngine[] = [];
+      child.on('message', (m: FromEngine) => replies.push(m));
+      const until = async (pred: (m: FromEngine) => boolean) => {
+        for (let i = 0; i < 3000 && !replies.some(pred); i++) {
+          await sleep(10);
+        }
+        return replies.find(pred);
+      };
+      assert.ok(await until((m) => m.type === 'ready'));
+      const send = (m: ToEngine) => child.send(m);
+      send({ type: 'load', requestId: 41, options: { ...LOAD, modelDir: tempDir('no-model-here') } });
+      send({ type: 'load', requestId: 42, options: LOAD });
+      send({ type: 'diagnose', requestId: 43 });
+      const bad = await until((m) => m.type === 'error');
+      const loaded = await until((m) => m.type === 'loaded');
+      const diagnosis = await until((m) => m.type === 'diagnosis');
+      assert.deepEqual(bad && 'requestId' in bad && bad.requestId, 41);
+      assert.equal(loaded?.type === 'loaded' && loaded.requestId, 42);
+      assert.equal(diagnosis?.type === 'diagnosis' && diagnosis.requestId, 43);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('dispose() resolves once the child process has exited', async () => {
+    const c = new EngineClient({ enginePath: ENGINE_ENTRY });
+    await c.load(LOAD);
+    const pid = c.pid;
+    assert.ok(pid);
+    await c.dispose();
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the engine process is gone when dispose() resolves');
+  });
+
+  it('a new idle-unload delay mid-infill does not stop the request', async () => {
+    const c = client(60_000);
+    await c.load(LOAD);
+    let changed = false;
+    const result = await c.infill(SLOW, () => {
+      if (!changed) {
+        changed = true;
+        c.setIdleUnloadMs(50);
+      }
+    });
+    assert.ok(changed);
+    assert.equal(result.canvasLength, 48);
+    await sleep(400);
+    assert.equal(c.state, 'idle', 'the new delay applies to the idle time after the request');
   });
 });

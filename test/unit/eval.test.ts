@@ -10,7 +10,15 @@ import { renderSpeed } from '../../bench/speed';
 import { ResultCache, settingsHash, stableStringify } from '../../src/eval/cache';
 import { lengthPolicyFromFlags } from '../../src/eval/cli';
 import { evaluate, summarize, type RunTaskFn, type TaskRecord } from '../../src/eval/evaluate';
-import { makeHeldout, prng, readHeldoutFiles, type CorpusFile } from '../../src/eval/heldout';
+import { createHash } from 'node:crypto';
+import { seededRandom } from '../../src/engine/sampler/prng';
+import {
+  HELDOUT_DEFAULTS,
+  makeHeldout,
+  prng,
+  readHeldoutFiles,
+  type CorpusFile,
+} from '../../src/eval/heldout';
 import { checkProgram, spread } from '../../src/eval/humaneval-data';
 import { sizedTask } from '../../src/eval/length';
 import {
@@ -226,6 +234,33 @@ describe('held-out tasks', () => {
     assert.deepEqual(
       readHeldoutFiles(corpus, 'val', ['javascript']).map((f) => f.id),
       ['3'],
+    );
+  });
+
+  it('held-out sets and sampler draws are byte-identical to the generators before the PRNG was folded', () => {
+    // The hash was computed with the two separate mulberry32 copies (commit 9ed01d4); the folded
+    // src/engine/sampler/prng.ts must reproduce it exactly, or published held-out sets would change.
+    const files: CorpusFile[] = [];
+    for (let f = 0; f < 12; f++) {
+      const lines: string[] = [];
+      for (let l = 0; l < 40; l++) {
+        lines.push(`    value_${f}_${l} = compute(${l}, ${f}) + ${l * f}  # line ${l}`);
+      }
+      files.push({
+        id: String(f),
+        path: `f${f}.py`,
+        lang: 'python',
+        text: `def fn_${f}():\n` + lines.join('\n') + '\n',
+      });
+    }
+    const out = [1, 1234, 99].map((seed) =>
+      JSON.stringify(makeHeldout(files, { ...HELDOUT_DEFAULTS, n: 25, seed })),
+    );
+    const r = seededRandom(42);
+    out.push(JSON.stringify(Array.from({ length: 5 }, () => r())));
+    assert.equal(
+      createHash('sha256').update(out.join('\n')).digest('hex'),
+      'd119853676cc117ef71aeaa0dfdacfced8686f337783d848d930b65f684e373e',
     );
   });
 

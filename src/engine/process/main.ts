@@ -35,14 +35,14 @@ function send(message: FromEngine): void {
 /** Yields a macrotask so that IPC messages (cancel) are delivered between denoising steps. */
 const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-async function load(options: LoadOptions): Promise<void> {
+async function load(requestId: number, options: LoadOptions): Promise<void> {
   const previous = engine;
   engine = undefined;
   await previous?.dispose();
   try {
     engine = await InfillEngine.load(options);
     engineThreads = options.threads;
-    send({ type: 'loaded', info: engine.info });
+    send({ type: 'loaded', requestId, info: engine.info });
     if (engine.info.fallbackReason) {
       send({
         type: 'log',
@@ -62,7 +62,7 @@ async function load(options: LoadOptions): Promise<void> {
     });
   } catch (err) {
     const e = toEngineError(err);
-    send({ type: 'error', code: e.code, message: e.message });
+    send({ type: 'error', requestId, code: e.code, message: e.message });
   }
 }
 
@@ -138,7 +138,7 @@ async function operation(request: ScoreRequest | RefineRequest, kind: 'score' | 
 async function handle(message: ToEngine): Promise<void> {
   switch (message.type) {
     case 'load':
-      return load(message.options);
+      return load(message.requestId, message.options);
     case 'infill':
       return infill(message.request);
     case 'score':
@@ -155,6 +155,7 @@ async function handle(message: ToEngine): Promise<void> {
       }
       send({
         type: 'diagnosis',
+        requestId: message.requestId,
         providers: availableProviders(),
         inUse: engine?.info.executionProvider,
         // The providers skipped on the way to the one in use (forced choice or auto); notes such as a
@@ -162,12 +163,6 @@ async function handle(message: ToEngine): Promise<void> {
         fallbackReason: engine?.info.fallbackReason ?? describeAttempts(engine?.info.attempts ?? []),
         report,
       });
-      return;
-    }
-    case 'unload': {
-      const previous = engine;
-      engine = undefined;
-      await previous?.dispose();
       return;
     }
     case 'dispose':
@@ -179,6 +174,13 @@ async function handle(message: ToEngine): Promise<void> {
       // Handled on arrival (below); never queued.
       return;
   }
+}
+
+function requestIdOf(message: ToEngine): number | undefined {
+  if (message.type === 'infill') {
+    return message.request.id;
+  }
+  return 'requestId' in message ? message.requestId : undefined;
 }
 
 process.on('message', (message: ToEngine) => {
@@ -198,7 +200,7 @@ process.on('message', (message: ToEngine) => {
     .then(() => handle(message))
     .catch((err: unknown) => {
       const e = toEngineError(err);
-      send({ type: 'error', code: e.code, message: e.message });
+      send({ type: 'error', requestId: requestIdOf(message), code: e.code, message: e.message });
     });
 });
 

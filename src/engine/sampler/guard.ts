@@ -1,4 +1,4 @@
-// Dependency guard (docs/diffusion.md §4, issue (ii)): committing several positions in one step samples a
+// Dependency guard (../shared/docs/diffusion.md §4, issue (ii)): committing several positions in one step samples a
 // product of marginals, which can mix modes that never co-occur (two halves of different identifiers).
 // Two positions may not commit together when adjacent or inside the same identifier, unless both are
 // near-certain.

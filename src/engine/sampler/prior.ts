@@ -1,4 +1,4 @@
-// Structure-aware position prior (docs/diffusion.md §1, issue (i)): masked positions next to visible
+// Structure-aware position prior (../shared/docs/diffusion.md §1, issue (i)): masked positions next to visible
 // context and proposals of structural tokens get a score bonus, so they resolve first; far-away masks
 // (prone to frequency collapse) wait until context has grown towards them.
 /** Bonus for a candidate right next to visible context, decaying as 1/distance. */

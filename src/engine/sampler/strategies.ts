@@ -1,4 +1,4 @@
-// The plain selection rules (docs/diffusion.md §4): which of this step's candidates to commit.
+// The plain selection rules (../shared/docs/diffusion.md §4): which of this step's candidates to commit.
 // Each returns at least one candidate when given any, so the denoising loop always makes progress.
 import type { Candidate } from './candidates';
 
