@@ -62,7 +62,13 @@ export function activate(context: vscode.ExtensionContext): TestHooks | undefine
   const log = new Log();
   const ui = new Ui();
   const statusBar = new StatusBar();
-  const engine = new EngineService(context.asAbsolutePath('dist/engineProcess.js'), settings, log, statusBar, ui);
+  const engine = new EngineService(
+    context.asAbsolutePath('dist/engineProcess.js'),
+    settings,
+    log,
+    statusBar,
+    ui,
+  );
   activeEngine = engine;
   const renderer = new GhostTextRenderer(context.extension.id);
   const decoration = new RegionDecoration();
