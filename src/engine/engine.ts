@@ -255,7 +255,9 @@ export class InfillEngine {
         };
         return { candidate, state: outcome.state, outcome };
       })
-      .filter(({ candidate }) => !seen.has(candidate.completion) && seen.add(candidate.completion) !== undefined);
+      .filter(
+        ({ candidate }) => !seen.has(candidate.completion) && seen.add(candidate.completion) !== undefined,
+      );
   }
 
   /** Canvas text up to the first end token, masked positions shown as the placeholder. */

@@ -148,7 +148,9 @@ export function samplerFromFlags(values: FlagValues): Partial<SamplerOptions> {
   }
   if (values['end-rule'] !== undefined) {
     if (!END_RULES.includes(values['end-rule'] as EndRuleName)) {
-      throw new FlagError(`--end-rule must be one of ${END_RULES.join(', ')}, got ${String(values['end-rule'])}`);
+      throw new FlagError(
+        `--end-rule must be one of ${END_RULES.join(', ')}, got ${String(values['end-rule'])}`,
+      );
     }
     sampler.endRule = values['end-rule'] as EndRuleName;
   }

@@ -23,7 +23,10 @@ export interface RowForward {
 }
 
 export interface BatchForward {
-  forwardBatch(inputs: readonly (readonly number[])[], rows: readonly (readonly number[])[]): Promise<RowPrediction[][]>;
+  forwardBatch(
+    inputs: readonly (readonly number[])[],
+    rows: readonly (readonly number[])[],
+  ): Promise<RowPrediction[][]>;
 }
 
 export function positionPredictor(model: RowForward, shift: LogitShift): PositionPredictor {

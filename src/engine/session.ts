@@ -151,18 +151,28 @@ export class ModelSession {
       }
     });
     const batch = inputs.length;
-    const ids = new ort.Tensor('int64', BigInt64Array.from(inputs.flat(), (v) => BigInt(v)), [batch, length]);
+    const ids = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(inputs.flat(), (v) => BigInt(v)),
+      [batch, length],
+    );
     if (this.outputKind === 'full_logits') {
       const out = await this.session.run({ input_ids: ids });
       const logits = out.logits.data as Float32Array;
       const vocab = out.logits.dims[2];
       return rows.map((r, b) =>
-        r.map((row) => topKFromLogits(logits, (b * length + row) * vocab, vocab, FULL_LOGITS_TOP_K, [this.maskId])),
+        r.map((row) =>
+          topKFromLogits(logits, (b * length + row) * vocab, vocab, FULL_LOGITS_TOP_K, [this.maskId]),
+        ),
       );
     }
     const n = Math.max(1, ...rows.map((r) => r.length));
     const padded = rows.map((r) => [...r, ...new Array<number>(n - r.length).fill(r[0] ?? 0)]);
-    const positions = new ort.Tensor('int64', BigInt64Array.from(padded.flat(), (v) => BigInt(v)), [batch, n]);
+    const positions = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(padded.flat(), (v) => BigInt(v)),
+      [batch, n],
+    );
     const out = await this.session.run({ input_ids: ids, positions });
     const topIds = out.topk_ids.data as BigInt64Array;
     const topProbs = out.topk_probs.data as Float32Array;

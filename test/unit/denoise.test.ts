@@ -10,7 +10,6 @@ import { denoise, maxSteps, type DenoiseSetup } from '../../src/engine/sampler/d
 import { DEFAULT_SAMPLER_OPTIONS, STRATEGIES } from '../../src/engine/sampler/options';
 import { seededRandom } from '../../src/engine/sampler/prng';
 import { MAX_REMASKS_PER_POSITION, REVIEW_ROUNDS } from '../../src/engine/sampler/remask';
-import type { RowPrediction } from '../../src/engine/topk';
 import { prediction } from './helpers';
 
 const MASK = 0;

@@ -207,7 +207,10 @@ function continueFrom(open: readonly Row[], plan: readonly Continuation[]): Row[
   });
 }
 
-function byIndex(masked: readonly number[], predictions: readonly RowPrediction[]): Map<number, RowPrediction> {
+function byIndex(
+  masked: readonly number[],
+  predictions: readonly RowPrediction[],
+): Map<number, RowPrediction> {
   return new Map(masked.map((i, j) => [i, predictions[j]]));
 }
 
@@ -231,10 +234,19 @@ function proposeStep(
   if (plan.tail) {
     candidates.push(plan.tail);
   }
-  return { candidates, tail: plan.tail, firstPassScore: firstPassScore(candidates, plan.tail, options.lengthRule) };
+  return {
+    candidates,
+    tail: plan.tail,
+    firstPassScore: firstPassScore(candidates, plan.tail, options.lengthRule),
+  };
 }
 
-function commitStep(setup: BatchDenoiseSetup, row: Row, candidates: Candidate[], tail: Candidate | undefined): void {
+function commitStep(
+  setup: BatchDenoiseSetup,
+  row: Row,
+  candidates: Candidate[],
+  tail: Candidate | undefined,
+): void {
   const { state, options } = row.spec;
   const { chosen, deferred } = selectCommits(candidates, {
     state,

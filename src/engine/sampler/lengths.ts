@@ -30,6 +30,10 @@ export function candidateLengths(sized: number, base: number, k: number, max: nu
 /**
  * After the first pass: the n best-scored lengths (ties: the shorter, it decodes the same for less),
  * then, while fewer than n, sampled copies of the best one (other seeds, candidateTemperature).
+ * A preference is only taken from a model that is sure of it: when even the best length's first pass
+ * is below the unsure floor (geometric-mean probability), the sized length (index 0) stays first,
+ * because an unsure model ranks long runs of frequent tokens highest (frequency collapse) and a longer
+ * canvas then costs passes for nothing.
  */
 export function planContinuations(
   scores: readonly number[],
@@ -37,7 +41,13 @@ export function planContinuations(
   options: SamplerOptions,
 ): Continuation[] {
   const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || lengths[a] - lengths[b]);
-  const plan: Continuation[] = order.slice(0, Math.min(options.candidates, order.length)).map((from) => ({ from }));
+  if (Math.exp(scores[order[0]]) < options.unsureBelow && options.lengthRule === 'mean-logprob') {
+    order.splice(order.indexOf(0), 1);
+    order.unshift(0);
+  }
+  const plan: Continuation[] = order
+    .slice(0, Math.min(options.candidates, order.length))
+    .map((from) => ({ from }));
   for (let j = 1; plan.length < options.candidates; j++) {
     plan.push({
       from: order[0],

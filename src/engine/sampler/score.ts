@@ -43,7 +43,11 @@ export const LENGTH_RULES: readonly LengthRule[] = ['mean-logprob', 'end-evidenc
  * model unsure everywhere; one with room states the end with confidence); 'end-evidence' ranks by the
  * tail evidence of the end decision alone (0 without one), ties broken by the mean.
  */
-export function firstPassScore(decisions: readonly Candidate[], tail: Candidate | undefined, rule: LengthRule): number {
+export function firstPassScore(
+  decisions: readonly Candidate[],
+  tail: Candidate | undefined,
+  rule: LengthRule,
+): number {
   const mean = meanLogProbability(decisions.map((c) => c.confidence));
   if (rule === 'mean-logprob') {
     return mean;
