@@ -2,6 +2,7 @@
 // renderer / decorations / status bar, commands on top. activate() returns an API object whose
 // members the in-host tests use (no vscode mocking).
 import * as vscode from 'vscode';
+import { registerCandidateCommands } from './vscode/candidateCommands';
 import { registerCommands } from './vscode/commands';
 import { InfillController } from './vscode/controller';
 import { RegionDecoration } from './vscode/decorations';
@@ -47,6 +48,7 @@ export function activate(context: vscode.ExtensionContext): DiffusionInfillApi {
     decoration,
     controller,
     ...registerCommands({ controller, engine, log, ui, status: statusBar, settings: getSettings }),
+    ...registerCandidateCommands(controller),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         settings = readSettings(context.extensionPath);

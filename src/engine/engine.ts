@@ -183,8 +183,9 @@ export class InfillEngine {
     });
     const decoded = this.candidatesOf(outcome.canvases, window.movedWhitespace, options.unsureBelow);
     const best = decoded[0];
-    if (lastSentStep !== outcome.nfe || lead !== best.state) {
-      send(outcome.nfe, performance.now() - t0, best.state);
+    // Snapshots follow one canvas (the lead); with several candidates the result's best may be another.
+    if (lastSentStep !== outcome.nfe) {
+      send(outcome.nfe, performance.now() - t0, lead);
     }
     if (best.outcome.remaskedLowConfidence + best.outcome.remaskedParseErrors > 0) {
       notes.push(
@@ -234,15 +235,18 @@ export class InfillEngine {
     return { window, lengths };
   }
 
-  /** Distinct completions, best score first. */
+  /**
+   * Distinct completions: the lead canvas first (the one the preview refined, best after the first
+   * pass), then the others by score, so the preview does not jump to another text when it finishes.
+   */
   private candidatesOf(
     canvases: CanvasOutcome[],
     movedWhitespace: string,
     unsureBelow: number,
   ): { candidate: InfillCandidate; state: CanvasState; outcome: CanvasOutcome }[] {
     const seen = new Set<string>();
-    return [...canvases]
-      .sort((a, b) => b.score - a.score)
+    const [lead, ...rest] = canvases;
+    return [lead, ...rest.sort((a, b) => b.score - a.score)]
       .map((outcome) => {
         const ids = outcome.state.completionTokens();
         const confidence = Math.exp(outcome.score);

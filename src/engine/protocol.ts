@@ -108,7 +108,7 @@ export interface InfillCandidate {
 
 export interface InfillResult {
   requestId: number;
-  /** The best candidate's completion. */
+  /** The lead candidate's completion (candidates[0]). */
   completion: string;
   /** Forward passes (graph calls); a batched pass counts once. */
   nfe: number;
@@ -117,7 +117,10 @@ export interface InfillResult {
   /** The best candidate's geometric-mean confidence, and whether it is below the unsure floor. */
   confidence: number;
   unsure: boolean;
-  /** Every distinct completion decoded, best first (candidates[0] is `completion`). */
+  /**
+   * Every distinct completion decoded: candidates[0] is `completion` (the canvas the snapshots showed,
+   * the best after the first pass), the rest by confidence.
+   */
   candidates: InfillCandidate[];
   /** Length search: each canvas length tried and its first-pass score (mean log-probability). */
   lengths: { tokens: number; score: number }[];

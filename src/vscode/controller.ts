@@ -10,6 +10,7 @@ import type { RegionDecoration } from './decorations';
 import type { EngineService } from './engineService';
 import type { GhostTextRenderer } from './ghostText';
 import type { Log, Outcome } from './log';
+import { CandidateList } from './candidates';
 import { PreviewSession, type SessionSpec } from './preview';
 import type { Settings } from './settings';
 import type { StatusBar } from './statusBar';
@@ -29,6 +30,8 @@ export class InfillController implements vscode.Disposable {
   private frameTimer?: NodeJS.Timeout;
   private frameBusy = false;
   private lastFrameAt = 0;
+  /** The finished session's candidates (Alt+] / Alt+[, what Tab does). */
+  private shown?: { session: PreviewSession; list: CandidateList };
 
   constructor(
     private readonly engine: EngineService,
@@ -132,10 +135,11 @@ export class InfillController implements vscode.Disposable {
     }
     s.result = result;
     const empty = result.completion.length === 0;
-    this.status.set({ kind: 'done', steps: result.steps, nfe: result.nfe, ms: result.ms, empty });
+    this.shown = { session: s, list: CandidateList.fromResult(result, !s.spec.range.isEmpty) };
+    this.showDone(s);
     if (empty) {
       this.log.info(
-        `request #${s.id} note: empty completion (nothing to preview); Tab removes the region, Esc keeps it`,
+        `request #${s.id} note: empty completion (nothing to preview); Tab twice removes a selected region, Esc keeps it`,
       );
     }
     for (const note of result.notes) {
@@ -147,7 +151,12 @@ export class InfillController implements vscode.Disposable {
         `the selection is longer than the model's context window, so the preview is shorter than the selection (${clipped}). Select a smaller region for a full infill.`,
       );
     }
-    this.queueFrame(s, result.completion);
+    if (result.unsure) {
+      this.log.info(
+        `request #${s.id} note: the model is unsure (confidence ${Math.round(result.confidence * 100)}%): the preview is a guess`,
+      );
+    }
+    this.queueFrame(s, this.shown.list.current.completion);
     this.changed.fire(s);
     if (s.acceptWhenReady) {
       void this.accept();
@@ -226,6 +235,11 @@ export class InfillController implements vscode.Disposable {
       s.acceptWhenReady = true;
       return true;
     }
+    const list = this.candidatesOf(s);
+    if (s.state === 'ready' && list && !list.pressTab()) {
+      this.showDone(s); // armed: the status bar says what the next Tab does
+      return true;
+    }
     if (s.state !== 'ready' || !s.result || !s.transition('accepting')) {
       return false;
     }
@@ -236,7 +250,7 @@ export class InfillController implements vscode.Disposable {
       this.end(s, 'cancelled', 'the document changed before accept');
       return false;
     }
-    const completion = s.result.completion;
+    const completion = list?.current.completion ?? s.result.completion;
     await this.renderer.clear();
     let applied = false;
     try {
@@ -259,6 +273,43 @@ export class InfillController implements vscode.Disposable {
     const r = s.result;
     this.end(s, 'accepted', `${r.tokens} tokens, ${r.steps} steps, ${r.nfe} NFE, ${Math.round(r.ms)} ms`);
     return true;
+  }
+
+  /** The candidates of a finished session (undefined while running). */
+  candidatesOf(s: PreviewSession | undefined = this.session): CandidateList | undefined {
+    return s && this.shown?.session === s ? this.shown.list : undefined;
+  }
+
+  /** Alt+] (+1) / Alt+[ (-1): shows another candidate of the finished preview. */
+  cycle(delta: number): boolean {
+    const s = this.session;
+    const list = this.candidatesOf(s);
+    if (!s || s.state !== 'ready' || !list) {
+      return false;
+    }
+    list.cycle(delta);
+    this.showDone(s);
+    this.queueFrame(s, list.current.completion);
+    this.changed.fire(s);
+    return true;
+  }
+
+  private showDone(s: PreviewSession): void {
+    const r = s.result;
+    const list = this.candidatesOf(s);
+    if (!r || !list) {
+      return;
+    }
+    const { label, tab } = list.describe();
+    const c = list.current;
+    this.status.set({
+      kind: 'done',
+      steps: r.steps,
+      nfe: r.nfe,
+      ms: r.ms,
+      empty: c.completion.length === 0,
+      candidate: { label, tab, unsure: c.unsure, count: list.count },
+    });
   }
 
   /** Esc. */

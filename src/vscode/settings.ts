@@ -7,7 +7,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type {
+  EndRuleName,
   ExecutionProviderChoice,
+  LengthRuleName,
   InfillRequest,
   LoadOptions,
   SamplerOptions,
@@ -43,6 +45,12 @@ export function readSettings(extensionPath: string): Settings {
     steps: c.get<number>('sampler.steps', 32),
     temperature: c.get<number>('sampler.temperature', 0),
     blockSize: c.get<number>('sampler.blockSize', 32),
+    endRule: c.get<EndRuleName>('sampler.endRule', 'evidence'),
+    lengthCandidates: c.get<number>('sampler.lengthCandidates', 4),
+    lengthRule: c.get<LengthRuleName>('sampler.lengthRule', 'mean-logprob'),
+    candidates: c.get<number>('sampler.candidates', 3),
+    candidateTemperature: c.get<number>('sampler.candidateTemperature', 0.7),
+    unsureBelow: c.get<number>('sampler.unsureBelow', 0.5),
   };
   return {
     modelFolder: folderSetting ? resolveFolder(folderSetting) : bundledModelFolder(extensionPath),

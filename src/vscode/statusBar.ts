@@ -6,7 +6,15 @@ export type StatusState =
   | { kind: 'idle'; detail?: string }
   | { kind: 'loading'; detail?: string }
   | { kind: 'step'; step: number; maxSteps: number; ms: number; masksLeft: number }
-  | { kind: 'done'; steps: number; nfe: number; ms: number; empty?: boolean }
+  | {
+      kind: 'done';
+      steps: number;
+      nfe: number;
+      ms: number;
+      empty?: boolean;
+      /** The shown candidate (candidates.ts): position, score, unsure; and what Tab does. */
+      candidate?: { label: string; tab: string; unsure: boolean; count: number };
+    }
   | { kind: 'error'; message: string };
 
 export class StatusBar implements vscode.Disposable {
@@ -79,6 +87,17 @@ export class StatusBar implements vscode.Disposable {
         tooltip += `\n${s.masksLeft} masked positions left`;
         break;
       case 'done':
+        if (s.candidate) {
+          const c = s.candidate;
+          const next = c.count > 1 ? ', Alt+] next' : '';
+          this.item.text = `${c.unsure ? '$(question)' : '$(check)'} Diffusion: ${s.empty ? 'empty · ' : ''}${c.label} · ${Math.round(s.ms)} ms · ${c.tab}${next}, Esc reject`;
+          tooltip += `\n${s.steps} steps, ${s.nfe} forward passes`;
+          if (c.unsure) {
+            tooltip +=
+              '\nThe model is unsure of this completion (low confidence): it is a guess, not an answer.';
+          }
+          break;
+        }
         this.item.text = `$(check) Diffusion: ${s.empty ? 'empty result' : `${s.steps} steps`} · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
         tooltip += `\n${s.nfe} forward passes`;
         if (s.empty) {

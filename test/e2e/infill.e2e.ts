@@ -40,6 +40,8 @@ function writeUserSettings(): void {
     'diffusionInfill.preview.snapshotInterval': Number(process.env.DI_E2E_FRAME_MS ?? 40),
     // One token per step: enough steps for the refinement to be visible even with the tiny fixture model.
     'diffusionInfill.sampler.strategy': process.env.DI_E2E_STRATEGY ?? 'sequential',
+    // One Tab accepts even when the tiny model is unsure (the unsure flow: test/suite/decoding.test.ts).
+    'diffusionInfill.sampler.unsureBelow': 0,
   });
   // The small fixture model by default (fast, stable); DI_E2E_MODEL=<folder> runs another one.
   // The model folder is machine-scoped: in a remote window (code-server) it lives in the machine's settings.

@@ -32,7 +32,7 @@ export interface StepProgress {
   nfe: number;
   masksLeft: number;
   elapsedMs: number;
-  /** The canvas shown (the best-ranked one still decoding, or the best finished one). */
+  /** The canvas shown: the best-ranked one after the first pass. */
   lead: CanvasState;
 }
 
@@ -150,7 +150,8 @@ export async function denoiseBatch(setup: BatchDenoiseSetup): Promise<BatchDenoi
     if (nfe === 1) {
       firstFrameMs = elapsedMs;
     }
-    const lead = (rows.find((r) => !r.done) ?? rows[0]).spec.state;
+    // The preview follows one canvas (the best after the first pass), so its masks only go down.
+    const lead = rows[0].spec.state;
     setup.onStep?.({ step: nfe, nfe, masksLeft: lead.masksLeft, elapsedMs, lead });
     await setup.betweenSteps?.();
   }
