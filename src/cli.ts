@@ -124,7 +124,7 @@ async function infillCommand(values: FlagValues): Promise<number> {
         process.stdout.write('\n');
       }
       process.stderr.write(
-        `${result.tokens} tokens, ${result.nfe} forward passes, ${result.steps} steps, ${result.ms} ms (first frame ${result.firstFrameMs} ms)\n`,
+        `${result.tokens} tokens, ${result.nfe} forward passes (${result.nfeRows} batch rows), ${result.steps} steps, ${result.ms} ms (first frame ${result.firstFrameMs} ms), confidence ${Math.round(result.confidence * 100)}%${result.unsure ? ' (unsure: a guess, not an answer)' : ''}\n`,
       );
     }
     return 0;
