@@ -133,19 +133,13 @@ export async function denoiseBatch(setup: BatchDenoiseSetup): Promise<BatchDenoi
     );
     nfe++;
     nfeRows += open.length;
-    let steps = open.map((r, b) => proposeStep(setup, r, byIndex(masked[b], predictions[b])));
+    let proposals = open.map((r, b) => proposeStep(setup, r, byIndex(masked[b], predictions[b])));
     if (nfe === 1) {
-      firstPassScores = steps.map((st) => st.firstPassScore);
-      const plan = setup.select?.(steps.map((s) => s.firstPassScore)) ?? open.map((_, from) => ({ from }));
-      const chosen = continueFrom(open, plan);
-      steps = chosen.map((r, k) => {
-        const b = plan[k].from;
-        return r === open[b] ? steps[b] : proposeStep(setup, r, byIndex(masked[b], predictions[b]));
-      });
-      chosen.forEach((r, k) => (r.firstPassScore = steps[k].firstPassScore));
-      rows = open = chosen;
+      firstPassScores = proposals.map((p) => p.firstPassScore);
+      ({ rows, proposals } = continueAfterFirstPass(setup, open, proposals, masked, predictions));
+      open = rows;
     }
-    open.forEach((r, k) => commitStep(setup, r, steps[k].candidates, steps[k].tail));
+    open.forEach((r, k) => commitStep(setup, r, proposals[k].candidates, proposals[k].tail));
     const elapsedMs = now() - t0;
     if (nfe === 1) {
       firstFrameMs = elapsedMs;
@@ -193,19 +187,36 @@ function cloneRow(parent: Row, overrides: Partial<SamplerOptions> | undefined): 
   return newRow({ ...parent.spec, state: parent.spec.state.clone(), options });
 }
 
+type Proposal = ReturnType<typeof proposeStep>;
+
 /**
- * The rows the plan continues: a row's first mention without overrides is the row itself; any
- * other mention is a copy (taken before this step commits, so it shares the first pass only).
+ * Length search / candidates: the canvases `select` keeps after the first pass, with their proposals.
+ * A canvas's first mention without overrides is the canvas itself; any other mention is a copy (taken
+ * before this step commits, so it shares only the first pass) proposing with its own seed/temperature.
  */
-function continueFrom(open: readonly Row[], plan: readonly Continuation[]): Row[] {
+function continueAfterFirstPass(
+  setup: BatchDenoiseSetup,
+  open: Row[],
+  proposals: Proposal[],
+  masked: number[][],
+  predictions: RowPrediction[][],
+): { rows: Row[]; proposals: Proposal[] } {
+  const plan: Continuation[] =
+    setup.select?.(proposals.map((p) => p.firstPassScore)) ?? open.map((_, from) => ({ from }));
   const used = new Set<number>();
-  return plan.map(({ from, options }) => {
+  const rows = plan.map(({ from, options }) => {
     if (!options && !used.has(from)) {
       used.add(from);
       return open[from];
     }
     return cloneRow(open[from], options);
   });
+  const kept = rows.map((r, k) => {
+    const b = plan[k].from;
+    return r === open[b] ? proposals[b] : proposeStep(setup, r, byIndex(masked[b], predictions[b]));
+  });
+  rows.forEach((r, k) => (r.firstPassScore = kept[k].firstPassScore));
+  return { rows, proposals: kept };
 }
 
 function byIndex(
