@@ -169,7 +169,7 @@ export class InfillEngine {
       predict: this.predict === this.sessionPredict ? this.predictBatch : liftPredictor(this.predict),
       pieces: this.tokenizer,
       parseErrors,
-      select: (scores) => planContinuations(scores, lengths, options),
+      select: (scores, wantsEmpty) => planContinuations(scores, lengths, options, wantsEmpty),
       isCancelled: hooks.isCancelled,
       betweenSteps: hooks.betweenSteps,
       onStep: (progress) => {

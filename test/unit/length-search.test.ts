@@ -77,6 +77,17 @@ describe('candidate lengths', () => {
     ]);
   });
 
+  it('empty is not a length: a canvas that would end at once never outranks one with content', () => {
+    const o = options({ candidates: 2 });
+    // Index 1 (a short canvas) is surest, but only of ending immediately.
+    assert.deepEqual(planContinuations([-0.3, -0.01, -0.2], [20, 6, 40], o, [false, true, false]), [
+      { from: 2 },
+      { from: 0 },
+    ]);
+    // The sized canvas itself may still answer "empty".
+    assert.deepEqual(planContinuations([-0.01, -0.4], [20, 40], options(), [true, false]), [{ from: 0 }]);
+  });
+
   it('an unsure first pass keeps the sized length first (its preference is noise)', () => {
     const o = options({ candidates: 2 });
     assert.deepEqual(planContinuations([-3, -2, -2.5], [20, 12, 8], o), [{ from: 0 }, { from: 1 }]);
@@ -124,6 +135,22 @@ describe('length search in the denoising loop', () => {
     assert.deepEqual(out.canvases[0].state.completionTokens(), [20, 21, 22, 23, 24, 25]);
     assert.deepEqual(calls, [5]);
     assert.equal(out.nfeRows, 5);
+  });
+
+  it('a short canvas where the model is sure only of ending is not chosen', async () => {
+    // Room < 6: the model surely ends at once (frequency collapse in a cramped canvas).
+    const collapse = (ids: readonly number[], i: number) =>
+      room(ids) >= 6 ? (i < 6 ? prediction(20 + i, 0.8) : prediction(END, 0.95)) : prediction(END, 0.99);
+    const lengths = [10, 3];
+    const out = await denoiseBatch({
+      canvases: canvases(lengths, { strategy: 'sequential' }),
+      predict: batched(collapse, []),
+      pieces,
+      select: (scores, wantsEmpty) => planContinuations(scores, lengths, options(), wantsEmpty),
+    });
+    assert.ok(out.firstPassScores[1] > out.firstPassScores[0], 'the empty canvas scores higher');
+    assert.equal(out.canvases[0].state.length, 10);
+    assert.deepEqual(out.canvases[0].state.completionTokens(), [20, 21, 22, 23, 24, 25]);
   });
 
   it('end-evidence rule: the canvas whose tail is surely end wins', async () => {

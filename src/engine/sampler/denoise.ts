@@ -58,7 +58,7 @@ export interface BatchDenoiseSetup {
   /** Canvas indices of completion tokens inside parse errors; absent when no grammar is available. */
   parseErrors?: (completion: number[]) => number[];
   /** After the first pass: which canvases continue, best first (default: all, in order). */
-  select?: (firstPassScores: readonly number[]) => Continuation[];
+  select?: (firstPassScores: readonly number[], wantsEmpty: readonly boolean[]) => Continuation[];
   isCancelled?: () => boolean;
   /** Awaited between steps (the engine process yields a macrotask here so messages get handled). */
   betweenSteps?: () => Promise<void>;
@@ -202,7 +202,10 @@ function continueAfterFirstPass(
   predictions: RowPrediction[][],
 ): { rows: Row[]; proposals: Proposal[] } {
   const plan: Continuation[] =
-    setup.select?.(proposals.map((p) => p.firstPassScore)) ?? open.map((_, from) => ({ from }));
+    setup.select?.(
+      proposals.map((p) => p.firstPassScore),
+      proposals.map((p) => p.wantsEmpty),
+    ) ?? open.map((_, from) => ({ from }));
   const used = new Set<number>();
   const rows = plan.map(({ from, options }) => {
     if (!options && !used.has(from)) {
@@ -231,7 +234,7 @@ function proposeStep(
   setup: BatchDenoiseSetup,
   row: Row,
   predictions: ReadonlyMap<number, RowPrediction>,
-): { candidates: Candidate[]; tail?: Candidate; firstPassScore: number } {
+): { candidates: Candidate[]; tail?: Candidate; firstPassScore: number; wantsEmpty: boolean } {
   const { state, options } = row.spec;
   const isEnd = (t: number) => state.isEnd(t);
   const plan = planEnds(state, predictions, options.endRule, options.threshold);
@@ -250,6 +253,8 @@ function proposeStep(
     candidates,
     tail: plan.tail,
     firstPassScore: firstPassScore(candidates, plan.tail, options.lengthRule),
+    /** The sure tail starts at the first position: this canvas would end up empty. */
+    wantsEmpty: plan.tail?.index === 0,
   };
 }
 

@@ -39,9 +39,14 @@ export function planContinuations(
   scores: readonly number[],
   lengths: readonly number[],
   options: SamplerOptions,
+  wantsEmpty: readonly boolean[] = [],
 ): Continuation[] {
-  const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a] || lengths[a] - lengths[b]);
-  if (Math.exp(scores[order[0]]) < options.unsureBelow && options.lengthRule === 'mean-logprob') {
+  // Empty is not a length: a canvas whose sure end starts at its first position says nothing about
+  // how much room the content needs, and its one-decision score would beat any content (frequency
+  // collapse again), so it is ranked last; only the sized canvas (index 0) may answer "empty".
+  const rank = (i: number) => (i !== 0 && wantsEmpty[i] ? -Infinity : scores[i]);
+  const order = scores.map((_, i) => i).sort((a, b) => rank(b) - rank(a) || lengths[a] - lengths[b]);
+  if (!(Math.exp(rank(order[0])) >= options.unsureBelow) && options.lengthRule === 'mean-logprob') {
     order.splice(order.indexOf(0), 1);
     order.unshift(0);
   }
