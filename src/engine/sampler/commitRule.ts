@@ -61,11 +61,12 @@ export function selectCommits(candidates: readonly Candidate[], ctx: CommitConte
   const pool = eligible(candidates, ctx);
   const deferred = new Set<number>();
   const content = pool.filter((c) => c !== tail);
-  if (!tail || content.length === 0 || options.strategy === 'sequential') {
+  if (!tail || content.length === 0) {
     return { chosen: pickByStrategy(pool, ctx, deferred), deferred };
   }
   // The tail decision is sure by construction (endRule.ts): it commits on top of the strategy's pick,
-  // which is made among the content candidates, so the progress pick is never spent on the end.
+  // which is made among the content candidates, so the progress pick is never spent on the end (a
+  // weak model sure of ends everywhere would otherwise end a one-per-step decoding before any content).
   const chosen = pickByStrategy(content, ctx, deferred);
   if (options.strategy === 'guarded') {
     const rule = guardedRule(ctx, deferred);
