@@ -65,7 +65,9 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     a = await api();
     await setSetting('model.folder', fixtureModel());
     await setSetting('sampler.strategy', undefined); // the default
-    await setSetting('preview.snapshotInterval', 0);
+    // The default frame interval too: these tests look at results, not at every frame (and the
+    // status bar's bounded history stays small for the suites after this one).
+    await setSetting('preview.snapshotInterval', undefined);
   });
 
   afterEach(async () => {
