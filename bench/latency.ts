@@ -82,6 +82,8 @@ interface Row {
   firstFrameMs: number;
   ms: number;
   nfe: number;
+  /** Batch rows (length search: the first pass has one row per candidate length). */
+  nfeRows: number;
   tokens: number;
 }
 
@@ -166,6 +168,7 @@ async function main(): Promise<void> {
         firstFrameMs: median(results.map((x) => x.firstFrameMs)),
         ms: median(results.map((x) => x.ms)),
         nfe: median(results.map((x) => x.nfe)),
+        nfeRows: median(results.map((x) => x.nfeRows)),
         tokens: median(results.map((x) => x.tokens)),
       });
     }
@@ -181,13 +184,13 @@ async function main(): Promise<void> {
   );
   console.log('');
   console.log(
-    '| hole (tokens) | strategy | first frame ms | total ms | NFE | NFE / token | ms / pass | speed-up vs sequential | completion tokens |',
+    '| hole (tokens) | strategy | first frame ms | total ms | NFE | batch rows | NFE / token | ms / pass | speed-up vs sequential | completion tokens |',
   );
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const row of rows) {
     const seq = rows.find((r) => r.hole === row.hole && r.strategy === 'sequential')!;
     console.log(
-      `| ${row.hole} | ${row.strategy} | ${row.firstFrameMs.toFixed(0)} | ${row.ms.toFixed(0)} | ${row.nfe} | ${(row.nfe / row.hole).toFixed(3)} | ${(row.ms / row.nfe).toFixed(1)} | ${(seq.ms / row.ms).toFixed(1)}x | ${row.tokens} |`,
+      `| ${row.hole} | ${row.strategy} | ${row.firstFrameMs.toFixed(0)} | ${row.ms.toFixed(0)} | ${row.nfe} | ${row.nfeRows} | ${(row.nfe / row.hole).toFixed(3)} | ${(row.ms / row.nfe).toFixed(1)} | ${(seq.ms / row.ms).toFixed(1)}x | ${row.tokens} |`,
     );
   }
 }

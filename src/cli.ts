@@ -25,7 +25,8 @@ const USAGE = `Usage:
       to stderr; --language ID overrides the language guessed from the file extension.
   diffusion-infill batch --model DIR --in tasks.jsonl --out results.jsonl [options]
       Each input line {task_id, prefix, suffix, canvas_tokens?, selection?, language?} gives an
-      output line {task_id, completion, nfe, ms, steps, tokens} (plus "error" if the task failed).
+      output line {task_id, completion, nfe, nfe_rows, confidence, unsure, ms, steps, tokens} (plus
+      "error" if the task failed). --json on infill adds candidates, lengths and unsure.
   diffusion-infill eval humaneval|tasks|make-heldout [options]
       Evaluation (HumanEval-Infilling pass@1, held-out exact match); see eval --help.
   diffusion-infill --help
@@ -128,7 +129,7 @@ async function infillCommand(values: FlagValues): Promise<number> {
         process.stdout.write('\n');
       }
       process.stderr.write(
-        `${result.tokens} tokens, ${result.nfe} forward passes, ${result.steps} steps, ${result.ms} ms (first frame ${result.firstFrameMs} ms)\n`,
+        `${result.tokens} tokens, ${result.nfe} forward passes (${result.nfeRows} batch rows), ${result.steps} steps, ${result.ms} ms (first frame ${result.firstFrameMs} ms), confidence ${Math.round(result.confidence * 100)}%${result.unsure ? ' (unsure: a guess, not an answer)' : ''}\n`,
       );
     }
     return 0;

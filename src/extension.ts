@@ -8,6 +8,7 @@
 // it through the workbench's extensionEnvironment); a user's extension host never has it.
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { registerCandidateCommands } from './vscode/candidateCommands';
 import { registerCommands, selectModel } from './vscode/commands';
 import { registerConvertCommand } from './vscode/convert';
 import { InfillController } from './vscode/controller';
@@ -106,6 +107,7 @@ export function activate(context: vscode.ExtensionContext): TestHooks | undefine
       useModel: (folder) =>
         selectModel({ controller, engine, log, ui, status: statusBar, settings: getSettings }, folder),
     }),
+    ...registerCandidateCommands(controller),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(SECTION)) {
         reread('settings changed');

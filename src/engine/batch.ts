@@ -22,6 +22,11 @@ export interface BatchResult {
   task_id: string;
   completion: string;
   nfe: number;
+  /** Batch rows evaluated (length search / candidates): >= nfe (absent from runners without batches). */
+  nfe_rows?: number;
+  /** Geometric-mean confidence of the completion, and whether it is below the unsure floor. */
+  confidence?: number;
+  unsure?: boolean;
   ms: number;
   steps: number;
   tokens: number;
@@ -89,6 +94,9 @@ export async function runTask(
       task_id: task.task_id,
       completion: result.completion,
       nfe: result.nfe,
+      nfe_rows: result.nfeRows,
+      confidence: result.confidence,
+      unsure: result.unsure,
       ms: result.ms,
       steps: result.steps,
       tokens: result.tokens,
@@ -99,6 +107,9 @@ export async function runTask(
       task_id: task.task_id,
       completion: '',
       nfe: 0,
+      nfe_rows: 0,
+      confidence: 0,
+      unsure: true,
       ms: 0,
       steps: 0,
       tokens: 0,

@@ -3,11 +3,26 @@
 // in-process in the CLI and the benchmarks.
 import { EngineError } from './errors';
 import { loadManifest, type ModelManifest } from './manifest';
-import { positionPredictor, type PositionPredictor } from './predictor';
-import type { InfillRequest, InfillResult, LoadOptions, ModelInfo, Snapshot } from './protocol';
-import { buildWindow, stripMovedWhitespace, type InfillWindow } from './window';
+import { batchPredictor, positionPredictor, type BatchPredictor, type PositionPredictor } from './predictor';
+import type {
+  InfillCandidate,
+  InfillRequest,
+  InfillResult,
+  LoadOptions,
+  ModelInfo,
+  SamplerOptions,
+  Snapshot,
+} from './protocol';
+import { buildWindow, canvasLength, stripMovedWhitespace, type InfillWindow } from './window';
 import { CanvasState } from './sampler/canvas';
-import { denoise, maxSteps } from './sampler/denoise';
+import {
+  denoiseBatch,
+  liftPredictor,
+  maxSteps,
+  type CanvasOutcome,
+  type CanvasSpec,
+} from './sampler/denoise';
+import { candidateLengths, planContinuations } from './sampler/lengths';
 import { resolveSamplerOptions } from './sampler/options';
 import { tokenSpans, tokensInRanges } from './sampler/spans';
 import { ModelSession, type SessionOptions } from './session';
@@ -46,6 +61,10 @@ async function warmUp(session: ModelSession, manifest: ModelManifest): Promise<v
   }
 }
 
+function roundScore(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
 /** Error ranges wider than this (beyond the canvas) blame the surroundings, not the canvas. */
 const MAX_ERROR_OVERHANG_CHARS = 80;
 
@@ -56,8 +75,11 @@ export class InfillEngine {
     /** The ONNX session (Diagnose Device times it). */
     readonly session: ModelSession,
     readonly info: ModelInfo,
-    /** Token positions -> predictions; tests wrap it to record calls. */
+    /** Token positions -> predictions; tests wrap it to record calls (then batches run row by row). */
     public predict: PositionPredictor,
+    /** The session's own predictors, one row and batched. */
+    private readonly sessionPredict: PositionPredictor,
+    private readonly predictBatch: BatchPredictor,
   ) {}
 
   static async load(options: EngineLoadOptions): Promise<InfillEngine> {
@@ -86,12 +108,15 @@ export class InfillEngine {
         : undefined,
       loadMs: Math.round(performance.now() - t0),
     };
+    const predict = positionPredictor(session, manifest.logitShift);
     return new InfillEngine(
       manifest,
       tokenizer,
       session,
       info,
-      positionPredictor(session, manifest.logitShift),
+      predict,
+      predict,
+      batchPredictor(session, manifest.logitShift),
     );
   }
 
@@ -111,22 +136,31 @@ export class InfillEngine {
       throw new EngineError('bad-request', 'prefix and suffix must be strings');
     }
     const options = resolveSamplerOptions(request.sampler);
-    const window = this.buildWindow(request);
+    const { window, lengths } = this.searchWindow(request, options);
     const notes = [...window.notes];
     const special = this.manifest.specialTokens;
     const ends = new Set([special.end, special.pad, ...(special.eos !== undefined ? [special.eos] : [])]);
-    const state = new CanvasState([...window.inputIds], window.canvasStart, window.canvasLength, {
-      mask: special.mask,
-      ends,
+    // Every candidate length shares one window (batch rows must be equal length): a shorter canvas is
+    // followed by end tokens up to the longest, as a canvas whose tail has ended looks anyway.
+    const canvases: CanvasSpec[] = lengths.map((m) => {
+      const ids = [...window.inputIds];
+      ids.fill(special.end, window.canvasStart + m, window.canvasStart + window.canvasLength);
+      return {
+        state: new CanvasState(ids, window.canvasStart, m, { mask: special.mask, ends }),
+        hasLeftContext: window.canvasStart > 0,
+        hasRightContext: window.canvasStart + m < ids.length,
+        options,
+      };
     });
     const parseErrors = await this.parseErrorFinder(request, window, notes);
     const placeholder = request.placeholder ?? DEFAULT_PLACEHOLDER;
     const interval = request.snapshotIntervalMs ?? 0;
-    let tracer = request.trace && hooks.onSnapshot ? new CanvasTracer(state, this.tokenizer) : undefined;
+    let tracer =
+      request.trace && hooks.onSnapshot ? new CanvasTracer(canvases[0].state, this.tokenizer) : undefined;
     let lastSentMs = -Infinity;
     let lastSentStep = -1;
     let nfe = 0;
-    const send = (step: number, elapsedMs: number) => {
+    const send = (step: number, elapsedMs: number, lead: CanvasState) => {
       lastSentMs = elapsedMs;
       lastSentStep = step;
       if (!hooks.onSnapshot) {
@@ -135,58 +169,122 @@ export class InfillEngine {
       hooks.onSnapshot({
         requestId: request.id,
         step,
-        maxSteps: maxSteps(options, window.canvasLength),
-        text: stripMovedWhitespace(this.renderCanvas(state, placeholder), window.movedWhitespace),
-        masksLeft: state.masksLeft,
-        canvasLength: window.canvasLength,
+        maxSteps: maxSteps(options, lead.length),
+        text: stripMovedWhitespace(this.renderCanvas(lead, placeholder), window.movedWhitespace),
+        masksLeft: lead.masksLeft,
+        canvasLength: lead.length,
         nfe,
         elapsedMs: Math.round(elapsedMs),
         ...(tracer ? { trace: tracer.take() } : {}),
       });
     };
     const denoiseStart = performance.now();
-    const outcome = await denoise({
-      state,
-      hasLeftContext: window.canvasStart > 0,
-      hasRightContext: window.canvasStart + window.canvasLength < window.inputIds.length,
-      predict: this.predict,
-      options,
+    let lead = canvases[0].state;
+    const outcome = await denoiseBatch({
+      canvases,
+      predict: this.predict === this.sessionPredict ? this.predictBatch : liftPredictor(this.predict),
       pieces: this.tokenizer,
       parseErrors,
+      select: (scores, wantsEmpty) => planContinuations(scores, lengths, options, wantsEmpty),
       isCancelled: hooks.isCancelled,
       betweenSteps: hooks.betweenSteps,
       onStep: (progress) => {
         nfe = progress.nfe;
         if (!tracer && hooks.onSnapshot && hooks.isTraced?.()) {
-          tracer = new CanvasTracer(state, this.tokenizer, progress.step);
+          tracer = new CanvasTracer(progress.lead, this.tokenizer, progress.step);
+        } else if (tracer && tracer.state !== progress.lead) {
+          // The length search continued with another canvas: trace that one from here on.
+          tracer = new CanvasTracer(progress.lead, this.tokenizer, tracer.from, progress.step);
         }
         tracer?.observe(progress.step);
+        lead = progress.lead;
         const elapsed = performance.now() - t0;
         if (elapsed - lastSentMs >= interval) {
-          send(progress.step, elapsed);
+          send(progress.step, elapsed, lead);
         }
       },
     });
-    if (lastSentStep !== outcome.steps) {
-      send(outcome.steps, performance.now() - t0);
+    const decoded = this.candidatesOf(outcome.canvases, window.movedWhitespace, options.unsureBelow);
+    const best = decoded[0];
+    // Snapshots follow one canvas (the lead); with several candidates the result's best may be another.
+    if (lastSentStep !== outcome.nfe) {
+      send(outcome.nfe, performance.now() - t0, lead);
     }
-    if (outcome.remaskedLowConfidence + outcome.remaskedParseErrors > 0) {
+    if (best.outcome.remaskedLowConfidence + best.outcome.remaskedParseErrors > 0) {
       notes.push(
-        `re-masked ${outcome.remaskedLowConfidence} low-confidence and ${outcome.remaskedParseErrors} parse-error tokens`,
+        `re-masked ${best.outcome.remaskedLowConfidence} low-confidence and ${best.outcome.remaskedParseErrors} parse-error tokens`,
       );
     }
-    const completionIds = state.completionTokens();
+    if (lengths.length > 1) {
+      notes.push(`length search: ${lengths.join(', ')} tokens tried, ${best.state.length} chosen`);
+    }
     return {
       requestId: request.id,
-      completion: stripMovedWhitespace(this.tokenizer.decode(completionIds), window.movedWhitespace),
+      completion: best.candidate.completion,
       nfe: outcome.nfe,
-      steps: outcome.steps,
-      canvasLength: window.canvasLength,
-      tokens: completionIds.length,
+      nfeRows: outcome.nfeRows,
+      steps: best.outcome.steps,
+      canvasLength: best.state.length,
+      tokens: best.candidate.tokens,
+      confidence: best.candidate.confidence,
+      unsure: best.candidate.unsure,
+      candidates: decoded.map((d) => d.candidate),
+      lengths: lengths.map((tokens, i) => ({ tokens, score: roundScore(outcome.firstPassScores[i]) })),
       firstFrameMs: Math.round(denoiseStart - t0 + outcome.firstFrameMs),
       ms: Math.round(performance.now() - t0),
       notes,
     };
+  }
+
+  /**
+   * The window for a request and the canvas lengths to try in it. An explicit canvasTokens is taken
+   * as given; otherwise the sized canvas plus the length search's candidates, in a window sized for
+   * the longest (clipped to what fits).
+   */
+  private searchWindow(
+    request: Omit<InfillRequest, 'id'>,
+    options: SamplerOptions,
+  ): { window: InfillWindow; lengths: number[] } {
+    const sized = this.buildWindow(request);
+    if (request.canvasTokens !== undefined || options.lengthCandidates <= 1) {
+      return { window: sized, lengths: [sized.canvasLength] };
+    }
+    const own = canvasLength(request, sized.selectionTokens);
+    const whitespace = Math.max(0, sized.canvasLength - own);
+    const base = (sized.selectionTokens > 0 ? sized.selectionTokens : own) + whitespace;
+    const wanted = candidateLengths(sized.canvasLength, base, options.lengthCandidates, Infinity);
+    const window = this.buildWindow({ ...request, canvasTokens: Math.max(...wanted) });
+    const lengths = [...new Set(wanted.map((m) => Math.min(m, window.canvasLength)))];
+    return { window, lengths };
+  }
+
+  /**
+   * Distinct completions: the lead canvas first (the one the preview refined, best after the first
+   * pass), then the others by score, so the preview does not jump to another text when it finishes.
+   */
+  private candidatesOf(
+    canvases: CanvasOutcome[],
+    movedWhitespace: string,
+    unsureBelow: number,
+  ): { candidate: InfillCandidate; state: CanvasState; outcome: CanvasOutcome }[] {
+    const seen = new Set<string>();
+    const [lead, ...rest] = canvases;
+    return [lead, ...rest.sort((a, b) => b.score - a.score)]
+      .map((outcome) => {
+        const ids = outcome.state.completionTokens();
+        const confidence = Math.exp(outcome.score);
+        const candidate: InfillCandidate = {
+          completion: stripMovedWhitespace(this.tokenizer.decode(ids), movedWhitespace),
+          confidence: roundScore(confidence),
+          unsure: confidence < unsureBelow,
+          canvasLength: outcome.state.length,
+          tokens: ids.length,
+        };
+        return { candidate, state: outcome.state, outcome };
+      })
+      .filter(
+        ({ candidate }) => !seen.has(candidate.completion) && seen.add(candidate.completion) !== undefined,
+      );
   }
 
   /** Canvas text up to the first end token, masked positions shown as the placeholder. */

@@ -3,7 +3,15 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { BatchSettings } from './batch';
 import type { EngineLoadOptions } from './engine';
-import type { ExecutionProviderChoice, SamplerOptions, StrategyName } from './protocol';
+import type {
+  EndRuleName,
+  ExecutionProviderChoice,
+  LengthRuleName,
+  SamplerOptions,
+  StrategyName,
+} from './protocol';
+import { END_RULES } from './sampler/endRule';
+import { LENGTH_RULES } from './sampler/score';
 import { DEFAULT_SAMPLER_OPTIONS, STRATEGIES } from './sampler/options';
 import { REQUEST_DEFAULTS } from './window';
 
@@ -26,6 +34,12 @@ export const ENGINE_FLAGS: OptionSpecs = {
   'no-remask': { type: 'boolean' },
   'no-parse-remask': { type: 'boolean' },
   'end-anywhere': { type: 'boolean' },
+  'end-rule': { type: 'string' },
+  'length-candidates': { type: 'string' },
+  'length-rule': { type: 'string' },
+  candidates: { type: 'string' },
+  'candidate-temperature': { type: 'string' },
+  'unsure-below': { type: 'string' },
   seed: { type: 'string' },
   'canvas-tokens': { type: 'string' },
   'canvas-slack': { type: 'string' },
@@ -53,7 +67,15 @@ Sampler:
   --no-guard               guarded: no dependency guard
   --no-remask              guarded: no late remasking (neither low-confidence nor parse errors)
   --no-parse-remask        guarded: no parse-error remasking
-  --end-anywhere           allow end tokens anywhere in the canvas (default: only growing the tail from the right)
+  --end-rule RULE          ${END_RULES.join(' | ')}: where end tokens may be committed (default ${DEFAULT_SAMPLER_OPTIONS.endRule}:
+                           where the whole tail after it has end evidence >= threshold, else at the rightmost mask)
+  --end-anywhere           same as --end-rule anywhere (the raw proposal everywhere)
+  --length-candidates K    canvas lengths tried in one batch on the first pass, 1 = off (default ${DEFAULT_SAMPLER_OPTIONS.lengthCandidates};
+                           ignored with an explicit --canvas-tokens)
+  --length-rule RULE       ${LENGTH_RULES.join(' | ')}: how the length search ranks lengths (default ${DEFAULT_SAMPLER_OPTIONS.lengthRule})
+  --candidates N           completions decoded in one batch: best lengths, then sampled copies (default ${DEFAULT_SAMPLER_OPTIONS.candidates})
+  --candidate-temperature T  temperature of the sampled copies (default ${DEFAULT_SAMPLER_OPTIONS.candidateTemperature})
+  --unsure-below P         a completion whose geometric-mean confidence is below P is reported unsure (default ${DEFAULT_SAMPLER_OPTIONS.unsureBelow})
   --seed N                 PRNG seed for temperature > 0 (default ${DEFAULT_SAMPLER_OPTIONS.seed})
 Window:
   --canvas-tokens N        canvas length in tokens (overrides selection-based sizing)
@@ -125,9 +147,29 @@ export function samplerFromFlags(values: FlagValues): Partial<SamplerOptions> {
     sampler.remaskLowConfidence = false;
     sampler.remaskParseErrors = false;
   }
-  if (values['end-anywhere'] === true) {
-    sampler.endAtTailOnly = false;
+  if (values['end-rule'] !== undefined) {
+    if (!END_RULES.includes(values['end-rule'] as EndRuleName)) {
+      throw new FlagError(
+        `--end-rule must be one of ${END_RULES.join(', ')}, got ${String(values['end-rule'])}`,
+      );
+    }
+    sampler.endRule = values['end-rule'] as EndRuleName;
   }
+  if (values['end-anywhere'] === true) {
+    sampler.endRule = 'anywhere';
+  }
+  if (values['length-rule'] !== undefined) {
+    if (!LENGTH_RULES.includes(values['length-rule'] as LengthRuleName)) {
+      throw new FlagError(
+        `--length-rule must be one of ${LENGTH_RULES.join(', ')}, got ${String(values['length-rule'])}`,
+      );
+    }
+    sampler.lengthRule = values['length-rule'] as LengthRuleName;
+  }
+  sampler.lengthCandidates = num(values, 'length-candidates');
+  sampler.candidates = num(values, 'candidates');
+  sampler.candidateTemperature = num(values, 'candidate-temperature');
+  sampler.unsureBelow = num(values, 'unsure-below');
   if (values['no-parse-remask'] === true) {
     sampler.remaskParseErrors = false;
   }

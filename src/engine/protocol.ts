@@ -10,6 +10,9 @@ export type StrategyName =
   | 'guarded' // threshold + dependency guard + structure-aware prior + late remasking (our default)
   | 'sequential'; // one token per step, most confident first (the quality reference)
 
+export type EndRuleName = 'evidence' | 'rightmost' | 'anywhere';
+export type LengthRuleName = 'mean-logprob' | 'end-evidence';
+
 export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda' | 'webgpu' | 'dml' | 'coreml';
 
 /** An execution provider that was tried (or checked) and not used, and why. */
@@ -62,11 +65,21 @@ export interface SamplerOptions {
   /** Late re-masking of tokens inside tree-sitter parse errors. */
   remaskParseErrors: boolean;
   /**
-   * End tokens may only be committed where every later canvas position already holds one, so the unused
-   * tail grows from the right and an early, confident end token cannot empty the whole completion
-   * (the frequency collapse of weak models). Elsewhere the best non-end proposal is used.
+   * Where end tokens may be committed (sampler/endRule.ts): 'evidence' (default) anywhere the whole
+   * tail after it agrees with end evidence >= threshold, else only at the rightmost masked position;
+   * 'rightmost' only there (the earlier rule); 'anywhere' the raw proposal everywhere.
    */
-  endAtTailOnly: boolean;
+  endRule: EndRuleName;
+  /** Canvas lengths tried in one batch on the first pass (length search); 1 = the sized canvas only. */
+  lengthCandidates: number;
+  /** How the first pass ranks the lengths: mean log-probability of its decisions, or end evidence. */
+  lengthRule: LengthRuleName;
+  /** Completions decoded together (best lengths, then sampled copies of the best); 1 = one. */
+  candidates: number;
+  /** Temperature of the sampled candidate copies. */
+  candidateTemperature: number;
+  /** Below this geometric-mean confidence of its decisions a completion is reported as unsure. */
+  unsureBelow: number;
   seed: number;
 }
 
@@ -148,10 +161,35 @@ export interface Snapshot {
   trace?: SnapshotTrace;
 }
 
+/** One decoded completion of a request (InfillResult.candidates). */
+export interface InfillCandidate {
+  completion: string;
+  /** Geometric-mean probability of its decisions (0..1). */
+  confidence: number;
+  unsure: boolean;
+  /** Canvas length it was decoded in. */
+  canvasLength: number;
+  tokens: number;
+}
+
 export interface InfillResult {
   requestId: number;
+  /** The lead candidate's completion (candidates[0]). */
   completion: string;
+  /** Forward passes (graph calls); a batched pass counts once. */
   nfe: number;
+  /** Batch rows evaluated (each canvas in each pass). */
+  nfeRows: number;
+  /** The best candidate's geometric-mean confidence, and whether it is below the unsure floor. */
+  confidence: number;
+  unsure: boolean;
+  /**
+   * Every distinct completion decoded: candidates[0] is `completion` (the canvas the snapshots showed,
+   * the best after the first pass), the rest by confidence.
+   */
+  candidates: InfillCandidate[];
+  /** Length search: each canvas length tried and its first-pass score (mean log-probability). */
+  lengths: { tokens: number; score: number }[];
   steps: number;
   canvasLength: number;
   /** Committed non-end tokens in the completion. */

@@ -193,6 +193,66 @@ export class ModelSession {
     return buffer;
   }
 
+  /**
+   * One forward pass over several inputs as one batch (the graph's batch axis is dynamic). Inputs must
+   * have equal length (the graph has no attention mask); `rows[b]` are input b's output rows. Rows are
+   * padded to equal count by repeating a row and the padding is dropped from the answer.
+   */
+  async forwardBatch(
+    inputs: readonly (readonly number[])[],
+    rows: readonly (readonly number[])[],
+  ): Promise<RowPrediction[][]> {
+    if (inputs.length === 1) {
+      return [await this.forward(inputs[0], rows[0])];
+    }
+    const length = inputs[0].length;
+    if (inputs.some((ids) => ids.length !== length)) {
+      throw new EngineError('internal', 'batched inputs must have equal length');
+    }
+    rows.flat().forEach((row) => {
+      if (row < 0 || row >= length) {
+        throw new EngineError('internal', `output row ${row} outside input of length ${length}`);
+      }
+    });
+    const batch = inputs.length;
+    const ids = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(inputs.flat(), (v) => BigInt(v)),
+      [batch, length],
+    );
+    if (this.outputKind === 'full_logits') {
+      // Full-logits graphs (parity graphs, drop-in folders with their own extra inputs) run one input
+      // at a time through forward(): they are for checking and conversion-free loading, not for speed.
+      const answers: RowPrediction[][] = [];
+      for (let b = 0; b < inputs.length; b++) {
+        answers.push(await this.forward(inputs[b], rows[b]));
+      }
+      return answers;
+    }
+    const n = Math.max(1, ...rows.map((r) => r.length));
+    const padded = rows.map((r) => [...r, ...new Array<number>(n - r.length).fill(r[0] ?? 0)]);
+    const positions = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(padded.flat(), (v) => BigInt(v)),
+      [batch, n],
+    );
+    const out = await this.session.run({ input_ids: ids, positions });
+    const topIds = out.topk_ids.data as BigInt64Array;
+    const topProbs = floatData(out.topk_probs);
+    const entropy = floatData(out.entropy);
+    const k = out.topk_ids.dims[2];
+    return rows.map((r, b) =>
+      r.map((_, i) => {
+        const at = (b * n + i) * k;
+        return {
+          ids: Array.from(topIds.subarray(at, at + k), Number),
+          probs: Array.from(topProbs.subarray(at, at + k)),
+          entropy: entropy[b * n + i],
+        };
+      }),
+    );
+  }
+
   get vocab(): number {
     return this.vocabSize;
   }

@@ -16,17 +16,22 @@ export class CanvasTracer {
   private pending: TraceEvent[] = [];
 
   constructor(
-    private readonly state: CanvasState,
+    readonly state: CanvasState,
     private readonly pieces: PieceSource,
     /** Step at which tracing starts (a visualiser opened mid-request); earlier commits are dated to it. */
     readonly from = 0,
+    /**
+     * Step the positions already committed are dated to: `from`, unless the tracer takes over from
+     * another one at a later step (the length search switched the lead canvas after its first pass).
+     */
+    observedAt = from,
   ) {
     this.tokens = new Array<number | null>(state.length).fill(null);
     this.remasks = new Array<number>(state.length).fill(0);
     this.commitSteps = new Array<number | null>(state.length).fill(null);
     // Positions already committed (kept by Refine Selection, or committed before the visualiser opened)
     // are dated to the step tracing starts at.
-    this.observe(from);
+    this.observe(observedAt);
   }
 
   /** Records what changed since the last call; `step` is the step just finished. */

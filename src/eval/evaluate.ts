@@ -19,6 +19,10 @@ export interface TaskRecord {
   completion: string;
   /** Forward passes (network function evaluations). */
   nfe: number;
+  /** Batch rows evaluated (length search, candidates); absent in records from before it existed. */
+  nfe_rows?: number;
+  /** The engine reported the completion as unsure. */
+  unsure?: boolean;
   steps: number;
   /** Committed non-end tokens of the completion. */
   tokens: number;
@@ -103,6 +107,8 @@ export async function evaluate<I extends EvalItem>(options: EvaluateOptions<I>):
       task_id: item.task.task_id,
       completion: result.completion,
       nfe: result.nfe,
+      ...(result.nfe_rows !== undefined ? { nfe_rows: result.nfe_rows } : {}),
+      ...(result.unsure !== undefined ? { unsure: result.unsure } : {}),
       steps: result.steps,
       tokens: result.tokens,
       ms: result.ms,

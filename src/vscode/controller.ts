@@ -12,6 +12,7 @@ import { isGhostTextInsertion, textToInsert } from './acceptText';
 import type { RegionDecoration } from './decorations';
 import type { EngineService } from './engineService';
 import { describeError } from './errorText';
+import { CandidateList } from './candidates';
 import { FramePump } from './framePump';
 import type { GhostTextRenderer } from './ghostText';
 import type { Log, Outcome } from './log';
@@ -54,6 +55,8 @@ export class InfillController implements vscode.Disposable {
   private readonly frames: FramePump;
   /** While a result waits for Tab: re-shows the ghost text that VS Code hid when focus left the editor. */
   private keepAlive?: NodeJS.Timeout;
+  /** The finished session's candidates (Alt+] / Alt+[, what Tab does). */
+  private shown?: { session: PreviewSession; list: CandidateList };
 
   constructor(
     private readonly engine: EngineService,
@@ -179,7 +182,7 @@ export class InfillController implements vscode.Disposable {
     const whole =
       s.state === 'ready' &&
       s.result !== undefined &&
-      inserted === textToInsert('', s.result.completion, eol);
+      inserted === textToInsert('', this.shownCompletion(s), eol);
     if (whole && s.transition('accepting')) {
       this.log.info(`request #${s.id} VS Code inserted the whole preview: replacing the region with it`);
       void this.applyAccept(s, new vscode.Range(s.spec.range.start, insertedEnd));
@@ -224,9 +227,9 @@ export class InfillController implements vscode.Disposable {
       return; // cancelled or rejected meanwhile
     }
     s.result = result;
-    const empty = result.completion.length === 0;
-    this.status.set({ kind: 'done', steps: result.steps, nfe: result.nfe, ms: result.ms, empty });
-    if (empty) {
+    this.shown = { session: s, list: CandidateList.fromResult(result, !s.spec.range.isEmpty) };
+    this.showDone(s);
+    if (result.completion.length === 0) {
       this.log.info(
         `request #${s.id} note: empty completion: nothing to accept (Tab does nothing), Esc dismisses`,
       );
@@ -240,7 +243,12 @@ export class InfillController implements vscode.Disposable {
         `the selection is longer than the model's context window, so the preview is shorter than the selection (${clipped}). Select a smaller region for a full infill.`,
       );
     }
-    this.queueFrame(s, result.completion);
+    if (result.unsure) {
+      this.log.info(
+        `request #${s.id} note: the model is unsure (confidence ${Math.round(result.confidence * 100)}%): the preview is a guess`,
+      );
+    }
+    this.queueFrame(s, this.shownCompletion(s));
     this.startKeepAlive(s);
     this.changed.fire(s);
     if (s.acceptWhenReady) {
@@ -294,7 +302,7 @@ export class InfillController implements vscode.Disposable {
    */
   private startKeepAlive(s: PreviewSession): void {
     this.stopKeepAlive();
-    if (s.result?.completion.length === 0) {
+    if (s.result !== undefined && this.shownCompletion(s).length === 0) {
       return; // nothing to show
     }
     this.keepAlive = setInterval(() => {
@@ -334,11 +342,16 @@ export class InfillController implements vscode.Disposable {
     if (s.state !== 'ready' || !s.result) {
       return false;
     }
-    if (s.result.completion.length === 0) {
+    if (this.shownCompletion(s).length === 0) {
       s.acceptWhenReady = false; // an early Tab is answered too: nothing to accept
       this.log.info(`request #${s.id} Tab on an empty result: nothing accepted`);
       this.ui.info(EMPTY_RESULT_MESSAGE);
       return false;
+    }
+    const list = this.candidatesOf(s);
+    if (list && !list.pressTab()) {
+      this.showDone(s); // armed (an unsure guess): the status bar says what the next Tab does
+      return true;
     }
     const document = s.spec.editor.document;
     if (document.isClosed || document.version !== s.version) {
@@ -355,7 +368,7 @@ export class InfillController implements vscode.Disposable {
   private async applyAccept(s: PreviewSession, range: vscode.Range): Promise<boolean> {
     const editor = s.spec.editor;
     const document = editor.document;
-    const text = textToInsert(s.regionText, s.result!.completion, eolOf(document));
+    const text = textToInsert(s.regionText, this.shownCompletion(s), eolOf(document));
     const startOffset = document.offsetAt(range.start);
     const version = document.version;
     // The edit is issued in the same tick as the caller's version check, before any await: VS Code
@@ -392,6 +405,49 @@ export class InfillController implements vscode.Disposable {
     const r = s.result!;
     this.end(s, 'accepted', `${r.tokens} tokens, ${r.steps} steps, ${r.nfe} NFE, ${Math.round(r.ms)} ms`);
     return true;
+  }
+
+  /** The completion the preview shows: the current candidate of a finished session. */
+  private shownCompletion(s: PreviewSession): string {
+    return this.candidatesOf(s)?.current.completion ?? s.result?.completion ?? '';
+  }
+
+  /** The candidates of a finished session (undefined while running). */
+  candidatesOf(s: PreviewSession | undefined = this.session): CandidateList | undefined {
+    return s && this.shown?.session === s ? this.shown.list : undefined;
+  }
+
+  /** Alt+] (+1) / Alt+[ (-1): shows another candidate of the finished preview. */
+  cycle(delta: number): boolean {
+    const s = this.session;
+    const list = this.candidatesOf(s);
+    if (!s || s.state !== 'ready' || !list) {
+      return false;
+    }
+    list.cycle(delta);
+    this.showDone(s);
+    this.queueFrame(s, list.current.completion);
+    this.startKeepAlive(s);
+    this.changed.fire(s);
+    return true;
+  }
+
+  private showDone(s: PreviewSession): void {
+    const r = s.result;
+    const list = this.candidatesOf(s);
+    if (!r || !list) {
+      return;
+    }
+    const { label, tab } = list.describe();
+    const c = list.current;
+    this.status.set({
+      kind: 'done',
+      steps: r.steps,
+      nfe: r.nfe,
+      ms: r.ms,
+      empty: c.completion.length === 0,
+      candidate: { label, tab, unsure: c.unsure, count: list.count },
+    });
   }
 
   /** Esc. */

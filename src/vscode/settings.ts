@@ -10,7 +10,9 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type {
+  EndRuleName,
   ExecutionProviderChoice,
+  LengthRuleName,
   InfillRequest,
   LoadOptions,
   SamplerOptions,
@@ -59,6 +61,12 @@ export function readSettings(ctx: SettingsContext): Settings {
     steps: c.get<number>('sampler.steps', 32),
     temperature: c.get<number>('sampler.temperature', 0),
     blockSize: c.get<number>('sampler.blockSize', 32),
+    endRule: c.get<EndRuleName>('sampler.endRule', 'evidence'),
+    lengthCandidates: c.get<number>('sampler.lengthCandidates', 4),
+    lengthRule: c.get<LengthRuleName>('sampler.lengthRule', 'mean-logprob'),
+    candidates: c.get<number>('sampler.candidates', 3),
+    candidateTemperature: c.get<number>('sampler.candidateTemperature', 0.7),
+    unsureBelow: c.get<number>('sampler.unsureBelow', 0.5),
   };
   return {
     modelFolder: folder ? resolveFolder(folder.value, folder.base) : bundledModelFolder(ctx.extensionPath),

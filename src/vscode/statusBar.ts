@@ -6,7 +6,15 @@ export type StatusState =
   | { kind: 'idle'; detail?: string }
   | { kind: 'loading'; detail?: string }
   | { kind: 'step'; step: number; maxSteps: number; ms: number; masksLeft: number }
-  | { kind: 'done'; steps: number; nfe: number; ms: number; empty?: boolean }
+  | {
+      kind: 'done';
+      steps: number;
+      nfe: number;
+      ms: number;
+      empty?: boolean;
+      /** The shown candidate (candidates.ts): position, score, unsure; and what Tab does. */
+      candidate?: { label: string; tab: string; unsure: boolean; count: number };
+    }
   | { kind: 'error'; message: string };
 
 /** What the tooltip says about the execution provider beyond its name. */
@@ -106,9 +114,21 @@ export class StatusBar implements vscode.Disposable {
       case 'done':
         // An empty result offers no Tab: accepting it would delete the selection behind a preview
         // that shows nothing (the controller refuses it and says so).
-        this.item.text = s.empty
-          ? `$(circle-slash) Diffusion: empty result — nothing to accept · ${Math.round(s.ms)} ms · Esc dismiss`
-          : `$(check) Diffusion: ${s.steps} steps · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
+        if (s.empty) {
+          const next = s.candidate && s.candidate.count > 1 ? ', Alt+] next' : '';
+          this.item.text = `$(circle-slash) Diffusion: empty result — nothing to accept · ${Math.round(s.ms)} ms · Esc dismiss${next}`;
+        } else if (s.candidate) {
+          const c = s.candidate;
+          const next = c.count > 1 ? ', Alt+] next' : '';
+          this.item.text = `${c.unsure ? '$(question)' : '$(check)'} Diffusion: ${c.label} · ${Math.round(s.ms)} ms · ${c.tab}${next}, Esc reject`;
+          tooltip += `\n${s.steps} steps`;
+          if (c.unsure) {
+            tooltip +=
+              '\nThe model is unsure of this completion (low confidence): it is a guess, not an answer.';
+          }
+        } else {
+          this.item.text = `$(check) Diffusion: ${s.steps} steps · ${Math.round(s.ms)} ms · Tab accept, Esc reject`;
+        }
         tooltip += `\n${s.nfe} forward passes`;
         if (s.empty) {
           tooltip +=

@@ -43,6 +43,8 @@ function writeUserSettings(): void {
     // 48 tokens at the cursor: the fixture model fills Generate from Prompt's hole with text (with 32 it
     // answers nothing), so the prompt test checks a real insertion, not an accepted empty result.
     'diffusionInfill.context.defaultLength': Number(process.env.DI_E2E_DEFAULT_LENGTH ?? 48),
+    // One Tab accepts even when the tiny model is unsure (the unsure flow: test/suite/decoding.test.ts).
+    'diffusionInfill.sampler.unsureBelow': 0,
   });
   // The small fixture model by default (fast, stable); DI_E2E_MODEL=<folder> runs another one.
   // The model folder is machine-scoped: in a remote window (code-server) it lives in the machine's settings.

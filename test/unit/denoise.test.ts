@@ -10,7 +10,6 @@ import { denoise, maxSteps, type DenoiseSetup } from '../../src/engine/sampler/d
 import { DEFAULT_SAMPLER_OPTIONS, STRATEGIES } from '../../src/engine/sampler/options';
 import { seededRandom } from '../../src/engine/sampler/prng';
 import { MAX_REMASKS_PER_POSITION, REVIEW_ROUNDS } from '../../src/engine/sampler/remask';
-import type { RowPrediction } from '../../src/engine/topk';
 import { prediction } from './helpers';
 
 const MASK = 0;
@@ -159,44 +158,59 @@ describe('denoising loop', () => {
       positions.map((p) => (p === 2 + 3 ? prediction(END, 0.999) : prediction(20 + p, 0.5)));
     const state = canvas(12);
     const out = await denoise(
-      setup(state, { strategy: 'sequential', blockSize: 0, endAtTailOnly: false }, model),
+      setup(state, { strategy: 'sequential', blockSize: 0, endRule: 'anywhere' }, model),
     );
     assert.equal(state.firstEnd(), 3);
     assert.equal(state.completionTokens().length, 3);
     assert.ok(out.nfe <= 4, `positions after the end cost no passes (nfe ${out.nfe})`);
   });
 
-  it('endAtTailOnly: an end token in the middle of the canvas is replaced by the best other proposal', async () => {
-    const model: PositionPredictor = async (_ids, positions) =>
-      positions.map((p) => (p === 2 + 3 ? prediction(END, 0.999) : prediction(20 + p, 0.5)));
-    const state = canvas(12);
-    await denoise(setup(state, { strategy: 'sequential', blockSize: 0 }, model));
-    assert.equal(state.firstEnd(), 12, 'no end token was committed');
-    assert.equal(state.completionTokens().length, 12);
-  });
+  for (const endRule of ['evidence', 'rightmost'] as const) {
+    it(`${endRule}: an end token in the middle of the canvas is replaced by the best other proposal`, async () => {
+      const model: PositionPredictor = async (_ids, positions) =>
+        positions.map((p) => (p === 2 + 3 ? prediction(END, 0.999) : prediction(20 + p, 0.5)));
+      const state = canvas(12);
+      await denoise(setup(state, { strategy: 'sequential', blockSize: 0, endRule }, model));
+      assert.equal(state.firstEnd(), 12, 'no end token was committed');
+      assert.equal(state.completionTokens().length, 12);
+    });
 
-  it('endAtTailOnly: the unused tail grows from the right', async () => {
-    // Positions 8.. are surely the end; content before them.
-    const model: PositionPredictor = async (_ids, positions) =>
-      positions.map((p) => (p >= 2 + 8 ? prediction(END, 0.99) : prediction(20 + p, 0.5)));
-    const state = canvas(12);
-    await denoise(setup(state, { strategy: 'threshold', blockSize: 0 }, model));
-    assert.equal(state.firstEnd(), 8);
-    assert.deepEqual(
-      state.completionTokens(),
-      Array.from({ length: 8 }, (_, i) => 20 + 2 + i),
-    );
-  });
+    it(`${endRule}: the completion ends where the model's sure tail starts`, async () => {
+      // Positions 8.. are surely the end; content before them.
+      const model: PositionPredictor = async (_ids, positions) =>
+        positions.map((p) => (p >= 2 + 8 ? prediction(END, 0.99) : prediction(20 + p, 0.5)));
+      const state = canvas(12);
+      const out = await denoise(setup(state, { strategy: 'threshold', blockSize: 0, endRule }, model));
+      assert.equal(state.firstEnd(), 8);
+      assert.deepEqual(
+        state.completionTokens(),
+        Array.from({ length: 8 }, (_, i) => 20 + 2 + i),
+      );
+      // evidence: the sure tail is one decision in the first pass; rightmost: one pass per tail position.
+      assert.equal(out.nfe, endRule === 'evidence' ? 8 : 8 + 4);
+    });
+  }
 
-  it('block order: the first pass only asks about the first block', async () => {
-    const asked: number[][] = [];
-    const model: PositionPredictor = async (ids, positions) => {
-      asked.push([...positions]);
-      return noisyModel(3)(ids, positions) as Promise<RowPrediction[]>;
+  it('blocks are a priority: unsure commits stay in the first block, sure ones commit anywhere', async () => {
+    // Position 15 (second block) is sure; everything else unsure.
+    const model: PositionPredictor = async (_ids, positions) =>
+      positions.map((p) => prediction(20 + p, p === 2 + 15 ? 0.99 : 0.4 + 0.01 * (p % 5)));
+    const state = canvas(20);
+    const s = setup(state, { strategy: 'threshold', blockSize: 8 }, model);
+    const committed: number[][] = [];
+    let before = Array.from({ length: 20 }, (_, i) => state.isMasked(i));
+    s.onStep = () => {
+      committed.push(before.flatMap((m, i) => (m && !state.isMasked(i) ? [i] : [])));
+      before = Array.from({ length: 20 }, (_, i) => state.isMasked(i));
     };
-    await denoise(setup(canvas(20), { strategy: 'threshold', blockSize: 8 }, model));
-    assert.deepEqual(asked[0], [2, 3, 4, 5, 6, 7, 8, 9]);
-    assert.ok(asked.every((p) => p.length <= 8));
+    await denoise(s);
+    assert.deepEqual(committed[0], [15], 'the sure position in block 1 commits at once');
+    // Then one unsure commit per pass, all in block 0 until it is full: 8 passes.
+    assert.ok(
+      committed.slice(1, 9).every((c) => c.length === 1 && c[0] < 8),
+      JSON.stringify(committed),
+    );
+    assert.equal(state.completionTokens().length, 20);
   });
 
   it('top-k strategies honour the step budget', async () => {

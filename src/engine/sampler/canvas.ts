@@ -22,6 +22,14 @@ export class CanvasState {
     this.remaskCounts = new Array<number>(length).fill(0);
   }
 
+  /** An independent copy (a candidate that continues from the same first pass). */
+  clone(): CanvasState {
+    const copy = new CanvasState([...this.inputIds], this.start, this.length, this.special);
+    copy.commitConfidence.splice(0, this.length, ...this.commitConfidence);
+    copy.remaskCounts.splice(0, this.length, ...this.remaskCounts);
+    return copy;
+  }
+
   token(index: number): number {
     return this.inputIds[this.start + index];
   }
@@ -71,16 +79,6 @@ export class CanvasState {
     this.inputIds[this.start + index] = this.special.mask;
     this.commitConfidence[index] = NaN;
     this.remaskCounts[index]++;
-  }
-
-  /** Whether every position after `index` is committed to an end token (the tail an end may extend). */
-  endTailStartsAfter(index: number): boolean {
-    for (let i = index + 1; i < this.length; i++) {
-      if (this.isMasked(i) || !this.isEnd(this.token(i))) {
-        return false;
-      }
-    }
-    return true;
   }
 
   /** Canvas index of the first committed end token, or the canvas length if none. */

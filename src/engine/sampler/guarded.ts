@@ -8,6 +8,8 @@ export interface GuardedRule {
   bonus(c: Candidate): number;
   /** Whether two candidates may not commit in the same step (never, when the guard is off). */
   dependent(a: Candidate, b: Candidate): boolean;
+  /** Called for each candidate that reached the threshold but was held back by the guard. */
+  onDeferred?(c: Candidate): void;
 }
 
 export function selectGuarded(candidates: readonly Candidate[], rule: GuardedRule): Candidate[] {
@@ -24,6 +26,7 @@ export function selectGuarded(candidates: readonly Candidate[], rule: GuardedRul
       continue;
     }
     if (accepted.some((a) => rule.dependent(a, c))) {
+      rule.onDeferred?.(c);
       continue;
     }
     accepted.push(c);

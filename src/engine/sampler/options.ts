@@ -1,6 +1,8 @@
 // Sampler defaults and validation of a request's partial options.
 import { EngineError } from '../errors';
 import type { SamplerOptions, StrategyName } from '../protocol';
+import { END_RULES } from './endRule';
+import { LENGTH_RULES } from './score';
 
 export const STRATEGIES: readonly StrategyName[] = [
   'guarded',
@@ -24,9 +26,17 @@ export const DEFAULT_SAMPLER_OPTIONS: SamplerOptions = {
   guardCertainty: 0.98,
   remaskLowConfidence: true,
   remaskParseErrors: true,
-  endAtTailOnly: true,
+  endRule: 'evidence',
+  lengthCandidates: 4,
+  lengthRule: 'mean-logprob',
+  candidates: 1,
+  candidateTemperature: 0.7,
+  unsureBelow: 0.5,
   seed: 0,
 };
+
+/** Most canvases one request may decode in one batch (length candidates or completions). */
+export const MAX_BATCH = 8;
 
 export function resolveSamplerOptions(partial: Partial<SamplerOptions> | undefined): SamplerOptions {
   const options: SamplerOptions = { ...DEFAULT_SAMPLER_OPTIONS };
@@ -58,6 +68,23 @@ export function resolveSamplerOptions(partial: Partial<SamplerOptions> | undefin
   }
   if (!(options.guardCertainty >= 0 && options.guardCertainty <= 1)) {
     bad('guardCertainty', `must be within [0, 1], got ${options.guardCertainty}`);
+  }
+  if (!END_RULES.includes(options.endRule)) {
+    bad('endRule', `must be one of ${END_RULES.join(', ')}, got ${JSON.stringify(options.endRule)}`);
+  }
+  if (!LENGTH_RULES.includes(options.lengthRule)) {
+    bad('lengthRule', `must be one of ${LENGTH_RULES.join(', ')}, got ${JSON.stringify(options.lengthRule)}`);
+  }
+  for (const field of ['lengthCandidates', 'candidates'] as const) {
+    if (!Number.isInteger(options[field]) || options[field] < 1 || options[field] > MAX_BATCH) {
+      bad(field, `must be an integer within [1, ${MAX_BATCH}], got ${options[field]}`);
+    }
+  }
+  if (!(options.candidateTemperature >= 0)) {
+    bad('candidateTemperature', `must be >= 0, got ${options.candidateTemperature}`);
+  }
+  if (!(options.unsureBelow >= 0 && options.unsureBelow <= 1)) {
+    bad('unsureBelow', `must be within [0, 1], got ${options.unsureBelow}`);
   }
   if (!Number.isFinite(options.seed)) {
     bad('seed', `must be a number, got ${options.seed}`);
