@@ -4,7 +4,7 @@
 //   - dist/extension.js, dist/engineProcess.js: the production (minified) esbuild bundle
 //   - dist/node_modules/: the runtime files esbuild cannot bundle: onnxruntime-node's JavaScript and
 //     the target's own native binaries (WebGPU/DirectML libraries included where the npm package
-//     bundles them), onnxruntime-common, the tree-sitter runtime and the grammars syntax.ts maps
+//     bundles them), onnxruntime-common, the tree-sitter runtime and the grammars languages.ts names
 //   - models/default: the files the runtime reads (model.json, its `onnx` graph and `tokenizer`)
 //   - package.json, README.md, LICENSE, THIRD_PARTY_NOTICES.md, media/ (icon, visualiser webview assets)
 //
@@ -82,9 +82,9 @@ export function mediaFiles() {
     .map((n) => `media/${n}`);
 }
 
-/** Grammar files named in src/engine/syntax.ts (the only ones the engine loads). */
+/** Grammar files named in src/engine/languages.ts (syntax.ts loads only those). */
 export function grammarFiles() {
-  const src = fs.readFileSync(path.join(ROOT, 'src', 'engine', 'syntax.ts'), 'utf8');
+  const src = fs.readFileSync(path.join(ROOT, 'src', 'engine', 'languages.ts'), 'utf8');
   return [...new Set([...src.matchAll(/'(tree-sitter-[\w-]+\.wasm)'/g)].map((m) => m[1]))].sort();
 }
 
