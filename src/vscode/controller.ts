@@ -350,6 +350,7 @@ export class InfillController implements vscode.Disposable {
     }
     const list = this.candidatesOf(s);
     if (list && !list.pressTab()) {
+      s.acceptWhenReady = false; // an early Tab is answered: it armed, the next Tab inserts
       this.showDone(s); // armed (an unsure guess): the status bar says what the next Tab does
       return true;
     }

@@ -65,8 +65,9 @@ export class StatusBar implements vscode.Disposable {
   set(state: StatusState): void {
     this.current = state;
     this.history.push(state);
-    if (this.history.length > 1000) {
-      this.history.splice(0, this.history.length - 1000);
+    // Bounded, but long enough that a whole in-host suite run never drops entries a test slices by index.
+    if (this.history.length > 20000) {
+      this.history.splice(0, this.history.length - 20000);
     }
     this.render();
   }
@@ -115,8 +116,10 @@ export class StatusBar implements vscode.Disposable {
         // An empty result offers no Tab: accepting it would delete the selection behind a preview
         // that shows nothing (the controller refuses it and says so).
         if (s.empty) {
-          const next = s.candidate && s.candidate.count > 1 ? ', Alt+] next' : '';
-          this.item.text = `$(circle-slash) Diffusion: empty result — nothing to accept · ${Math.round(s.ms)} ms · Esc dismiss${next}`;
+          const c = s.candidate && s.candidate.count > 1 ? s.candidate : undefined;
+          const label = c ? `${c.label} · ` : '';
+          const next = c ? ', Alt+] next' : '';
+          this.item.text = `$(circle-slash) Diffusion: ${label}empty result — nothing to accept · ${Math.round(s.ms)} ms · Esc dismiss${next}`;
         } else if (s.candidate) {
           const c = s.candidate;
           const next = c.count > 1 ? ', Alt+] next' : '';

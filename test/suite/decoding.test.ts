@@ -31,6 +31,11 @@ const SOURCE = [
   '',
 ].join('\n');
 const BODY = new vscode.Range(1, 0, 5, 0);
+/** Accepting the whole-line region keeps its final newline when the completion has none (hardening). */
+function keepFinalNewline(completion: string): string {
+  return completion.length === 0 || completion.endsWith('\n') ? completion : completion + '\n';
+}
+
 const BEFORE = SOURCE.split('\n')[0] + '\n';
 const AFTER = SOURCE.split('\n').slice(5).join('\n');
 
@@ -94,7 +99,7 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     await shows(a, r.completion);
     if (r.completion.length === 0) {
       // Empty over a selection: Tab must not delete it (hardening.test.ts pins the message).
-      assert.match(a.statusBar.text, /Diffusion: empty result — nothing to accept/);
+      assert.match(a.statusBar.text, /Diffusion: .*empty result — nothing to accept/);
       assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), false);
       assert.strictEqual(s.state, 'ready');
       assert.strictEqual(s.spec.editor.document.getText(), SOURCE);
@@ -103,7 +108,7 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     assert.match(a.statusBar.text, /Diffusion: .*\d+%.* · Tab accept/);
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     await waitForState(s, ['accepted']);
-    assert.strictEqual(s.spec.editor.document.getText(), BEFORE + r.completion + AFTER);
+    assert.strictEqual(s.spec.editor.document.getText(), BEFORE + keepFinalNewline(r.completion) + AFTER);
   });
 
   it('Alt+] / Alt+[ cycle the candidates (score shown); Tab accepts the one shown', async () => {
@@ -135,7 +140,7 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     }
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     await waitForState(s, ['accepted']);
-    assert.strictEqual(s.spec.editor.document.getText(), BEFORE + shown + AFTER);
+    assert.strictEqual(s.spec.editor.document.getText(), BEFORE + keepFinalNewline(shown) + AFTER);
   });
 
   it('unsure: the status bar says so, the first Tab leaves the code alone, the second inserts the guess', async () => {
@@ -155,7 +160,7 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     assert.match(a.statusBar.text, /Tab again inserts/);
     await vscode.commands.executeCommand('diffusionInfill.accept');
     await waitForState(s, ['accepted']);
-    assert.strictEqual(document.getText(), BEFORE + s.result!.completion + AFTER);
+    assert.strictEqual(document.getText(), BEFORE + keepFinalNewline(s.result!.completion) + AFTER);
   });
 
   it('Alt+] and Alt+[ are bound while a preview is shown', () => {

@@ -42,6 +42,7 @@ const TOUCHED = [
   'preview.snapshotInterval',
   'model.idleUnloadMinutes',
   'context.defaultLength',
+  'sampler.unsureBelow',
 ];
 
 describe('hardening: nothing lost, nothing surprising', function () {
@@ -52,6 +53,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     await setSetting('model.folder', fixtureModel());
     await setSetting('sampler.strategy', 'threshold');
     await setSetting('preview.snapshotInterval', 0);
+    await setSetting('sampler.unsureBelow', 0); // one Tab accepts (the unsure flow: decoding.test.ts)
   });
 
   afterEach(async () => {

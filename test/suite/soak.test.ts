@@ -103,6 +103,9 @@ describe('soak: seeded random operations in the real extension host', function (
     a = await api();
     await setSetting('model.folder', fixtureModel());
     await setSetting('sampler.strategy', 'threshold');
+    // The model of expected edits assumes one Tab accepts a non-empty result; the two-Tab unsure flow is
+    // pinned in decoding.test.ts.
+    await setSetting('sampler.unsureBelow', 0);
   });
 
   after(async () => {
@@ -113,6 +116,7 @@ describe('soak: seeded random operations in the real extension host', function (
       'sampler.strategy',
       'preview.snapshotInterval',
       'model.idleUnloadMinutes',
+      'sampler.unsureBelow',
     ]);
   });
 
