@@ -42,7 +42,11 @@ describe('accept text', () => {
   describe('blank-line gaps (preview and accept)', () => {
     it('closes a gap of blank lines to one blank line', () => {
       assert.equal(tidyBlankLines('a = 1\n\n\n\n\nb = 2', 'x'), 'a = 1\n\nb = 2');
-      assert.equal(tidyBlankLines('a = 1\n  \n\t\n\nb = 2', 'x'), 'a = 1\n  \nb = 2', 'whitespace-only lines');
+      assert.equal(
+        tidyBlankLines('a = 1\n  \n\t\n\nb = 2', 'x'),
+        'a = 1\n  \nb = 2',
+        'whitespace-only lines',
+      );
       assert.equal(tidyBlankLines('a\n\nb\n\nc', 'x'), 'a\n\nb\n\nc', 'single blank lines stay');
       assert.equal(tidyBlankLines('\n\n\n\nreturn a', ''), '\n\nreturn a', 'leading gap');
     });
@@ -50,14 +54,21 @@ describe('accept text', () => {
     it('adds no blank lines at the end beyond what the region ended with', () => {
       assert.equal(tidyBlankLines('    return b\n\n\n\n', '    return a\n'), '    return b\n');
       assert.equal(tidyBlankLines('    return b\n\n\n', '    return a\n\n'), '    return b\n\n');
-      assert.equal(tidyBlankLines('x = 1\n\n\n    ', '  y\n    '), 'x = 1\n    ', "the suffix's indentation stays");
+      assert.equal(
+        tidyBlankLines('x = 1\n\n\n    ', '  y\n    '),
+        'x = 1\n    ',
+        "the suffix's indentation stays",
+      );
       assert.equal(tidyBlankLines('foo()\n\n', ''), 'foo()\n', 'an insertion keeps its line break');
       assert.equal(tidyBlankLines('\n\n\n', ''), '\n');
     });
 
     it("keeps the region's own gaps (a region with two blank lines between functions)", () => {
       const region = 'def f():\n    pass\n\n\ndef g():\n    pass\n';
-      assert.equal(tidyBlankLines('def f():\n    return 1\n\n\ndef g():\n    return 2\n', region), 'def f():\n    return 1\n\n\ndef g():\n    return 2\n');
+      assert.equal(
+        tidyBlankLines('def f():\n    return 1\n\n\ndef g():\n    return 2\n', region),
+        'def f():\n    return 1\n\n\ndef g():\n    return 2\n',
+      );
       assert.equal(tidyBlankLines('a\n\n\n\n\nb', region), 'a\n\n\nb');
       assert.equal(tidyBlankLines('a\n\n\n\nb', 'p\r\n\r\n\r\nq'), 'a\n\n\nb', 'CRLF region');
     });
@@ -76,7 +87,11 @@ describe('accept text', () => {
       assert.equal(textToInsert(region, preview, '\n'), preview);
       assert.equal(textToInsert(region, preview, '\r\n'), preview.replace(/\n/g, '\r\n'));
       assert.equal(isGhostTextInsertion(textToInsert('', preview, '\r\n'), preview, '\r\n'), true);
-      assert.equal(isGhostTextInsertion(textToInsert('', completion, '\n'), preview, '\n'), false, 'the raw text is not what was shown');
+      assert.equal(
+        isGhostTextInsertion(textToInsert('', completion, '\n'), preview, '\n'),
+        false,
+        'the raw text is not what was shown',
+      );
     });
   });
 });
