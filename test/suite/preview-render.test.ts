@@ -78,7 +78,7 @@ describe('preview render: what the ghost text shows is what Tab writes', functio
   });
 
   it('gaps of blank lines are closed in every frame and in what Tab writes', async () => {
-    const frames = ['░░░░\n\n\n\n\n░░░\n\n\n\n', '    a = ░\n\n\n\n    ░ b\n\n\n'];
+    const frames = ['▓▓▓▓\n\n\n\n\n▓▓▓\n\n\n\n', '    a = ▓\n\n\n\n    ▓ b\n\n\n'];
     const completion = '    a = 1\n\n\n\n\n    return a\n\n\n\n';
     a.engine.infill = (
       _request: Omit<InfillRequest, 'id'>,
@@ -109,7 +109,7 @@ describe('preview render: what the ghost text shows is what Tab writes', functio
     for (const f of shown) {
       assert.ok(!/\n[ \t]*\n[ \t]*\n/.test(f), `no frame has two blank lines in a row: ${JSON.stringify(f)}`);
     }
-    assert.ok(shown.includes('░░░░\n\n░░░\n'), `the first frame, gaps closed: ${JSON.stringify(shown)}`);
+    assert.ok(shown.includes('▓▓▓▓\n\n▓▓▓\n'), `the first frame, gaps closed: ${JSON.stringify(shown)}`);
     assert.strictEqual(a.controller.shownCompletion(s), preview);
 
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
