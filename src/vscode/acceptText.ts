@@ -15,6 +15,71 @@ export function textToInsert(regionText: string, completion: string, eol: '\n' |
   return eol === '\n' ? text : text.replace(/\r?\n/g, eol);
 }
 
+/** Whether a line holds only spaces and tabs (a placeholder glyph is not blank). */
+function isBlank(line: string): boolean {
+  return /^[ \t]*$/.test(line);
+}
+
+/**
+ * Runs of blank lines in `text` (LF), as [start, length] over the line indices. Only whole lines count:
+ * the first piece continues the anchor's line and the last one is followed by the text after the region.
+ */
+function blankRuns(lines: string[]): { start: number; length: number }[] {
+  const runs: { start: number; length: number }[] = [];
+  for (let i = 1; i < lines.length - 1; i++) {
+    if (!isBlank(lines[i])) {
+      continue;
+    }
+    const last = runs.at(-1);
+    if (last && last.start + last.length === i) {
+      last.length++;
+    } else {
+      runs.push({ start: i, length: 1 });
+    }
+  }
+  return runs;
+}
+
+/** The blank-line shape of a region: its longest run, and the run it ends with (before the suffix). */
+function blankShape(text: string): { longest: number; trailing: number } {
+  const lines = text.split('\n');
+  const runs = blankRuns(lines);
+  const last = runs.at(-1);
+  const endsBlank = lines.length > 1 && isBlank(lines[lines.length - 1]);
+  return {
+    longest: Math.max(0, ...runs.map((r) => r.length)),
+    trailing: last && endsBlank && last.start + last.length === lines.length - 1 ? last.length : 0,
+  };
+}
+
+/**
+ * The text the preview shows and Tab writes (before the document's EOL): the model's text (a frame or
+ * the completion, LF) with gaps of blank lines closed. A tiny model, and intermediate frames whose
+ * resolved positions are line breaks, produce long runs of empty lines that push the code after the
+ * region far down. A run is kept up to one blank line, or up to the longest run the region itself had;
+ * blank lines at the end (before the text after the region) only as many as the region ended with.
+ * Lines with a placeholder or code are never touched, nor the line break that ends the text.
+ */
+export function tidyBlankLines(text: string, regionText: string): string {
+  const lines = text.split('\n');
+  const runs = blankRuns(lines);
+  if (runs.length === 0) {
+    return text;
+  }
+  const region = blankShape(toLf(regionText));
+  const interior = Math.max(1, region.longest);
+  const endsBlank = isBlank(lines[lines.length - 1]);
+  const drop = new Set<number>();
+  for (const run of runs) {
+    const atEnd = endsBlank && run.start + run.length === lines.length - 1;
+    const keep = atEnd ? region.trailing : interior;
+    for (let i = run.start + keep; i < run.start + run.length; i++) {
+      drop.add(i);
+    }
+  }
+  return lines.filter((_, i) => !drop.has(i)).join('\n');
+}
+
 /** LF only: what the model is given (CRLF documents are sent as LF). */
 export function toLf(text: string): string {
   return text.replace(/\r\n/g, '\n');

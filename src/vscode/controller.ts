@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { isAbortError } from '../engine/errors';
 import type { ErrorCode, InfillResult, Snapshot } from '../engine/protocol';
-import { isGhostTextInsertion, textToInsert } from './acceptText';
+import { isGhostTextInsertion, textToInsert, tidyBlankLines } from './acceptText';
 import type { RegionDecoration } from './decorations';
 import type { EngineService } from './engineService';
 import { describeError } from './errorText';
@@ -218,7 +218,7 @@ export class InfillController implements vscode.Disposable {
       ms: snapshot.elapsedMs,
       masksLeft: snapshot.masksLeft,
     });
-    this.queueFrame(s, snapshot.text);
+    this.queueFrame(s, tidyBlankLines(snapshot.text, s.regionText));
     this.changed.fire(s);
   }
 
@@ -408,9 +408,13 @@ export class InfillController implements vscode.Disposable {
     return true;
   }
 
-  /** The completion the preview shows: the current candidate of a finished session. */
-  private shownCompletion(s: PreviewSession): string {
-    return this.candidatesOf(s)?.current.completion ?? s.result?.completion ?? '';
+  /**
+   * The completion the preview shows and Tab writes (the same string, see tidyBlankLines): the current
+   * candidate of a finished session.
+   */
+  shownCompletion(s: PreviewSession): string {
+    const raw = this.candidatesOf(s)?.current.completion ?? s.result?.completion ?? '';
+    return tidyBlankLines(raw, s.regionText);
   }
 
   /** The candidates of a finished session (undefined while running). */
@@ -427,7 +431,7 @@ export class InfillController implements vscode.Disposable {
     }
     list.cycle(delta);
     this.showDone(s);
-    this.queueFrame(s, list.current.completion);
+    this.queueFrame(s, this.shownCompletion(s));
     this.startKeepAlive(s);
     this.changed.fire(s);
     return true;

@@ -79,7 +79,7 @@ export function readSettings(ctx: SettingsContext): Settings {
     suffixTokens: c.get<number>('context.suffixTokens', 96),
     canvasSlack: c.get<number>('context.canvasSlack', 0.25),
     defaultLength: c.get<number>('context.defaultLength', 32),
-    placeholder: c.get<string>('preview.placeholder', '░') || '░',
+    placeholder: c.get<string>('preview.placeholder', '▓') || '▓',
     snapshotIntervalMs: Math.max(0, c.get<number>('preview.snapshotInterval', 40)),
     idleUnloadMs: Math.max(0, c.get<number>('model.idleUnloadMinutes', 10)) * 60_000,
   };

@@ -31,7 +31,7 @@ import {
 } from './workbench';
 
 const FILE = 'sample.py';
-const PLACEHOLDER = '░';
+const PLACEHOLDER = '▓';
 /** Last line (1-based) of the body of word_counts in sample.py. */
 const BODY_END = 10;
 const OTHER = 'OTHER_PROVIDER_TEXT';

@@ -134,7 +134,7 @@ describe('Infill Selection and Generate from Prompt', function () {
       return f.at(-1) === completion && f;
     });
     assert.ok(
-      frames.some((f) => f.includes('░')),
+      frames.some((f) => f.includes('▓')),
       'an early frame shows masked positions',
     );
     assert.ok(a.renderer.provided.length > 0, 'VS Code asked the inline provider for the ghost text');

@@ -3,7 +3,7 @@
 // VS Code's own ghost-text insertion told apart from a keystroke.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isGhostTextInsertion, textToInsert, toLf } from '../../src/vscode/acceptText';
+import { isGhostTextInsertion, textToInsert, tidyBlankLines, toLf } from '../../src/vscode/acceptText';
 
 describe('accept text', () => {
   it('converts every line break of the completion to the document EOL', () => {
@@ -35,5 +35,63 @@ describe('accept text', () => {
     assert.equal(isGhostTextInsertion(' ', '    return b', '\n'), false, 'one keystroke is typing');
     assert.equal(isGhostTextInsertion('xy', '    return b', '\n'), false, 'not the ghost text');
     assert.equal(isGhostTextInsertion('ab', '', '\n'), false, 'nothing shown');
+  });
+
+  // Tried as a new user would: multi-line ghost text spread over large gaps of blank lines and pushed
+  // the closing `}` far down. The preview (every frame) and what Tab writes are the same tidied text.
+  describe('blank-line gaps (preview and accept)', () => {
+    it('closes a gap of blank lines to one blank line', () => {
+      assert.equal(tidyBlankLines('a = 1\n\n\n\n\nb = 2', 'x'), 'a = 1\n\nb = 2');
+      assert.equal(
+        tidyBlankLines('a = 1\n  \n\t\n\nb = 2', 'x'),
+        'a = 1\n  \nb = 2',
+        'whitespace-only lines',
+      );
+      assert.equal(tidyBlankLines('a\n\nb\n\nc', 'x'), 'a\n\nb\n\nc', 'single blank lines stay');
+      assert.equal(tidyBlankLines('\n\n\n\nreturn a', ''), '\n\nreturn a', 'leading gap');
+    });
+
+    it('adds no blank lines at the end beyond what the region ended with', () => {
+      assert.equal(tidyBlankLines('    return b\n\n\n\n', '    return a\n'), '    return b\n');
+      assert.equal(tidyBlankLines('    return b\n\n\n', '    return a\n\n'), '    return b\n\n');
+      assert.equal(
+        tidyBlankLines('x = 1\n\n\n    ', '  y\n    '),
+        'x = 1\n    ',
+        "the suffix's indentation stays",
+      );
+      assert.equal(tidyBlankLines('foo()\n\n', ''), 'foo()\n', 'an insertion keeps its line break');
+      assert.equal(tidyBlankLines('\n\n\n', ''), '\n');
+    });
+
+    it("keeps the region's own gaps (a region with two blank lines between functions)", () => {
+      const region = 'def f():\n    pass\n\n\ndef g():\n    pass\n';
+      assert.equal(
+        tidyBlankLines('def f():\n    return 1\n\n\ndef g():\n    return 2\n', region),
+        'def f():\n    return 1\n\n\ndef g():\n    return 2\n',
+      );
+      assert.equal(tidyBlankLines('a\n\n\n\n\nb', region), 'a\n\n\nb');
+      assert.equal(tidyBlankLines('a\n\n\n\nb', 'p\r\n\r\n\r\nq'), 'a\n\n\nb', 'CRLF region');
+    });
+
+    it('never touches a line with a placeholder or code, nor text without gaps', () => {
+      assert.equal(tidyBlankLines('░░\n\n\n░\n\n\n', 'x'), '░░\n\n░\n');
+      assert.equal(tidyBlankLines('if (x) {\n  ░ y;\n}', 'x'), 'if (x) {\n  ░ y;\n}');
+      assert.equal(tidyBlankLines('', 'x'), '');
+    });
+
+    it('what Tab writes is the final preview in the document EOL, and is told as our ghost text', () => {
+      const region = 'function f() {\n  return 1;\n}\n';
+      const completion = 'function f() {\n\n\n\n  return 2;\n\n\n}\n\n\n';
+      const preview = tidyBlankLines(completion, region);
+      assert.equal(preview, 'function f() {\n\n  return 2;\n\n}\n');
+      assert.equal(textToInsert(region, preview, '\n'), preview);
+      assert.equal(textToInsert(region, preview, '\r\n'), preview.replace(/\n/g, '\r\n'));
+      assert.equal(isGhostTextInsertion(textToInsert('', preview, '\r\n'), preview, '\r\n'), true);
+      assert.equal(
+        isGhostTextInsertion(textToInsert('', completion, '\n'), preview, '\n'),
+        false,
+        'the raw text is not what was shown',
+      );
+    });
   });
 });
