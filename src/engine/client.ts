@@ -46,16 +46,10 @@ export interface Disposable {
   dispose(): void;
 }
 
-interface PendingInfill {
-  resolve(result: InfillResult): void;
-  reject(err: Error): void;
-  onSnapshot(snapshot: Snapshot): void;
-}
-
-/** A score or refine request in flight (replies carry its id, like infill's). */
-interface PendingOperation {
-  kind: 'score' | 'refine';
-  resolve(result: ScoreResult | RefineResult): void;
+/** An infill, score or refine request in flight; its snapshots and its reply carry its id. */
+interface PendingRequest {
+  kind: 'infill' | 'score' | 'refine';
+  resolve(result: unknown): void;
   reject(err: Error): void;
   onSnapshot?(snapshot: Snapshot): void;
 }
@@ -75,8 +69,7 @@ export class EngineClient {
   private loadedKey: string | undefined;
   private modelInfo: ModelInfo | undefined;
   private loading: { key: string; promise: Promise<ModelInfo> } | undefined;
-  private readonly infills = new Map<number, PendingInfill>();
-  private readonly operations = new Map<number, PendingOperation>();
+  private readonly requests = new Map<number, PendingRequest>();
   private readonly control = new Map<number, PendingControl>();
   private nextId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -130,61 +123,17 @@ export class EngineClient {
     return this.ensureLoaded();
   }
 
-  async infill(
+  infill(
     request: Omit<InfillRequest, 'id'>,
     onSnapshot: (snapshot: Snapshot) => void,
     signal?: AbortSignal,
   ): Promise<InfillResult> {
-    this.checkNotDisposed();
-    if (signal?.aborted) {
-      throw new AbortError();
-    }
-    this.clearIdleTimer();
-    await this.ensureLoaded();
-    if (signal?.aborted) {
-      this.armIdleTimer();
-      throw new AbortError();
-    }
-    const id = this.nextId++;
-    const child = this.child!;
-    return new Promise<InfillResult>((resolve, reject) => {
-      const onAbort = () => {
-        if (this.infills.delete(id)) {
-          this.post({ type: 'cancel', requestId: id });
-          settle();
-          reject(new AbortError());
-        }
-      };
-      const settle = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.afterRequest();
-      };
-      this.infills.set(id, {
-        resolve: (r) => {
-          settle();
-          resolve(r);
-        },
-        reject: (e) => {
-          settle();
-          reject(e);
-        },
-        onSnapshot,
-      });
-      signal?.addEventListener('abort', onAbort);
-      this.setState('busy');
-      try {
-        this.post({ type: 'infill', request: { ...request, id } }, child);
-      } catch (err) {
-        this.infills.delete(id);
-        settle();
-        reject(err as Error);
-      }
-    });
+    return this.request('infill', request, onSnapshot, signal) as Promise<InfillResult>;
   }
 
   /** Pseudo-likelihood scores of a region (G forward passes; see engine/score.ts). */
   score(request: Omit<ScoreRequest, 'id'>, signal?: AbortSignal): Promise<ScoreResult> {
-    return this.operation('score', request, undefined, signal) as Promise<ScoreResult>;
+    return this.request('score', request, undefined, signal) as Promise<ScoreResult>;
   }
 
   /** Refine Selection: score, re-mask the doubtful tokens, denoise them; snapshots as for infill. */
@@ -193,15 +142,16 @@ export class EngineClient {
     onSnapshot?: (snapshot: Snapshot) => void,
     signal?: AbortSignal,
   ): Promise<RefineResult> {
-    return this.operation('refine', request, onSnapshot, signal) as Promise<RefineResult>;
+    return this.request('refine', request, onSnapshot, signal) as Promise<RefineResult>;
   }
 
-  private async operation(
-    kind: PendingOperation['kind'],
-    request: Omit<ScoreRequest, 'id'> | Omit<RefineRequest, 'id'>,
+  /** Sends one request once the model is loaded; settles on its reply, a cancel, a crash or an abort. */
+  private async request(
+    kind: PendingRequest['kind'],
+    request: Omit<InfillRequest, 'id'> | Omit<ScoreRequest, 'id'> | Omit<RefineRequest, 'id'>,
     onSnapshot: ((snapshot: Snapshot) => void) | undefined,
     signal?: AbortSignal,
-  ): Promise<ScoreResult | RefineResult> {
+  ): Promise<unknown> {
     this.checkNotDisposed();
     if (signal?.aborted) {
       throw new AbortError();
@@ -214,9 +164,9 @@ export class EngineClient {
     }
     const id = this.nextId++;
     const child = this.child!;
-    return new Promise<ScoreResult | RefineResult>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const onAbort = () => {
-        if (this.operations.delete(id)) {
+        if (this.requests.delete(id)) {
           this.post({ type: 'cancel', requestId: id });
           settle();
           reject(new AbortError());
@@ -226,7 +176,7 @@ export class EngineClient {
         signal?.removeEventListener('abort', onAbort);
         this.afterRequest();
       };
-      this.operations.set(id, {
+      this.requests.set(id, {
         kind,
         resolve: (r) => {
           settle();
@@ -242,12 +192,14 @@ export class EngineClient {
       this.setState('busy');
       try {
         const message: ToEngine =
-          kind === 'score'
-            ? { type: 'score', request: { ...(request as Omit<ScoreRequest, 'id'>), id } }
-            : { type: 'refine', request: { ...(request as Omit<RefineRequest, 'id'>), id } };
+          kind === 'infill'
+            ? { type: 'infill', request: { ...(request as Omit<InfillRequest, 'id'>), id } }
+            : kind === 'score'
+              ? { type: 'score', request: { ...(request as Omit<ScoreRequest, 'id'>), id } }
+              : { type: 'refine', request: { ...(request as Omit<RefineRequest, 'id'>), id } };
         this.post(message, child);
       } catch (err) {
-        this.operations.delete(id);
+        this.requests.delete(id);
         settle();
         reject(err as Error);
       }
@@ -256,7 +208,10 @@ export class EngineClient {
 
   /** Asks the engine to trace the infills in flight from their next step on (the visualiser just opened). */
   traceInFlight(): void {
-    for (const id of this.infills.keys()) {
+    for (const [id, pending] of this.requests) {
+      if (pending.kind !== 'infill') {
+        continue;
+      }
       try {
         this.post({ type: 'trace', requestId: id });
       } catch {
@@ -350,7 +305,7 @@ export class EngineClient {
       if (info.fallbackReason) {
         this.log('warn', `execution provider fallback: ${info.fallbackReason}`);
       }
-      this.setState(this.infills.size + this.operations.size > 0 ? 'busy' : 'ready');
+      this.setState(this.requests.size > 0 ? 'busy' : 'ready');
       this.armIdleTimer();
       return info;
     } catch (err) {
@@ -455,38 +410,26 @@ export class EngineClient {
           report: message.report,
         });
       case 'snapshot':
-        this.infills.get(message.snapshot.requestId)?.onSnapshot(message.snapshot);
-        this.operations.get(message.snapshot.requestId)?.onSnapshot?.(message.snapshot);
+        this.requests.get(message.snapshot.requestId)?.onSnapshot?.(message.snapshot);
         return;
       case 'scored':
-      case 'refined': {
-        const pending = this.operations.get(message.requestId);
-        this.operations.delete(message.requestId);
-        pending?.resolve(message.result);
+      case 'refined':
+        this.settleRequest(message.requestId)?.resolve(message.result);
         return;
-      }
-      case 'result': {
-        const pending = this.infills.get(message.result.requestId);
-        this.infills.delete(message.result.requestId);
-        pending?.resolve(message.result);
+      case 'result':
+        this.settleRequest(message.result.requestId)?.resolve(message.result);
         return;
-      }
       case 'cancelled': {
-        const pending = this.infills.get(message.requestId) ?? this.operations.get(message.requestId);
-        this.infills.delete(message.requestId);
-        this.operations.delete(message.requestId);
-        pending?.reject(new AbortError());
+        this.settleRequest(message.requestId)?.reject(new AbortError());
         return;
       }
       case 'error': {
         const err = new EngineError(message.code, message.message);
         const id = message.requestId;
-        const infill = id === undefined ? undefined : (this.infills.get(id) ?? this.operations.get(id));
+        const pending = id === undefined ? undefined : this.settleRequest(id);
         const control = id === undefined ? undefined : this.control.get(id);
-        if (infill) {
-          this.infills.delete(id!);
-          this.operations.delete(id!);
-          infill.reject(err);
+        if (pending) {
+          pending.reject(err);
         } else if (control) {
           this.control.delete(id!);
           control.reject(err);
@@ -538,20 +481,26 @@ export class EngineClient {
     child.send(message);
   }
 
+  /** Removes a request in flight and returns it, for its reply to settle. */
+  private settleRequest(id: number): PendingRequest | undefined {
+    const pending = this.requests.get(id);
+    this.requests.delete(id);
+    return pending;
+  }
+
   private failAll(err: Error): void {
-    const infills = [...this.infills.values(), ...this.operations.values()];
-    this.infills.clear();
-    this.operations.clear();
+    const requests = [...this.requests.values()];
+    this.requests.clear();
     const control = [...this.control.values()];
     this.control.clear();
-    infills.forEach((p) => p.reject(err));
+    requests.forEach((p) => p.reject(err));
     control.forEach((p) => p.reject(err));
   }
 
   // --- state and idle unload --------------------------------------------------------------------
 
   private afterRequest(): void {
-    if (this.infills.size + this.operations.size === 0 && this.currentState === 'busy') {
+    if (this.requests.size === 0 && this.currentState === 'busy') {
       this.setState('ready');
     }
     this.armIdleTimer();
@@ -564,7 +513,7 @@ export class EngineClient {
       return;
     }
     this.idleTimer = setTimeout(() => {
-      if (this.infills.size + this.operations.size > 0 || this.control.size > 0 || this.loading) {
+      if (this.requests.size > 0 || this.control.size > 0 || this.loading) {
         this.armIdleTimer();
         return;
       }
