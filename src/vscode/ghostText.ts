@@ -80,8 +80,10 @@ export class GhostTextRenderer implements vscode.Disposable {
   }
 
   private trim(list: string[]): void {
-    if (list.length > 500) {
-      list.splice(0, list.length - 500);
+    // Bounded (a few MB at most), but long enough that a whole in-host suite run never drops frames a
+    // test slices by index.
+    if (list.length > 20000) {
+      list.splice(0, list.length - 20000);
     }
   }
 

@@ -14,6 +14,7 @@ import {
   ghostText,
   goToLine,
   isDirty,
+  mergeSettings,
   openFile,
   openWorkbench,
   recordGhostText,
@@ -30,13 +31,7 @@ const BODY_END = 10;
 
 /** Settings for this run, merged into the code-server settings before the page opens. */
 function writeUserSettings(): void {
-  const merge = (scope: 'User' | 'Machine', values: Record<string, unknown>) => {
-    const file = path.join(env('DI_USER_DATA'), scope, 'settings.json');
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const current = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
-    fs.writeFileSync(file, JSON.stringify({ ...current, ...values }, null, 2));
-  };
-  merge('User', {
+  mergeSettings('User', {
     'diffusionInfill.preview.snapshotInterval': Number(process.env.DI_E2E_FRAME_MS ?? 40),
     // One token per step: enough steps for the refinement to be visible even with the tiny fixture model.
     'diffusionInfill.sampler.strategy': process.env.DI_E2E_STRATEGY ?? 'sequential',
@@ -49,7 +44,7 @@ function writeUserSettings(): void {
   // The small fixture model by default (fast, stable); DI_E2E_MODEL=<folder> runs another one.
   // The model folder is machine-scoped: in a remote window (code-server) it lives in the machine's settings.
   const model = process.env.DI_E2E_MODEL || path.join(env('DI_EXTENSION_ROOT'), 'models', 'fixture');
-  merge('Machine', { 'diffusionInfill.model.folder': model });
+  mergeSettings('Machine', { 'diffusionInfill.model.folder': model });
 }
 
 /** Waits until the preview is done (status bar); returns the distinct ghost texts rendered meanwhile. */

@@ -14,6 +14,7 @@ import { env, launchBrowser } from '../runners/browser';
 import {
   goToLine,
   isDirty,
+  mergeSettings,
   openFile,
   openWorkbench,
   runCommand,
@@ -27,18 +28,12 @@ const BODY = [2, 10];
 
 /** Settings for this run (same knobs as infill.e2e.ts), merged into code-server's settings before the page opens. */
 function writeUserSettings(): void {
-  const merge = (scope: 'User' | 'Machine', values: Record<string, unknown>) => {
-    const file = path.join(env('DI_USER_DATA'), scope, 'settings.json');
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const current = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
-    fs.writeFileSync(file, JSON.stringify({ ...current, ...values }, null, 2));
-  };
-  merge('User', {
+  mergeSettings('User', {
     'diffusionInfill.preview.snapshotInterval': Number(process.env.DI_E2E_FRAME_MS ?? 40),
     'diffusionInfill.sampler.strategy': process.env.DI_E2E_STRATEGY ?? 'sequential',
   });
   const model = process.env.DI_E2E_MODEL || path.join(env('DI_EXTENSION_ROOT'), 'models', 'fixture');
-  merge('Machine', { 'diffusionInfill.model.folder': model });
+  mergeSettings('Machine', { 'diffusionInfill.model.folder': model });
 }
 
 /** The webview frame that holds the visualiser (nested inside the workbench's webview host iframe). */

@@ -108,7 +108,10 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     assert.match(a.statusBar.text, /Diffusion: .*\d+%.* · Tab accept/);
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     await waitForState(s, ['accepted']);
-    assert.strictEqual(s.spec.editor.document.getText(), BEFORE + keepFinalNewline(r.completion) + AFTER);
+    assert.strictEqual(
+      s.spec.editor.document.getText(),
+      BEFORE + keepFinalNewline(a.controller.shownCompletion(s)) + AFTER,
+    );
   });
 
   it('Alt+] / Alt+[ cycle the candidates (score shown); Tab accepts the one shown', async () => {
@@ -160,7 +163,10 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     assert.match(a.statusBar.text, /Tab again inserts/);
     await vscode.commands.executeCommand('diffusionInfill.accept');
     await waitForState(s, ['accepted']);
-    assert.strictEqual(document.getText(), BEFORE + keepFinalNewline(s.result!.completion) + AFTER);
+    assert.strictEqual(
+      document.getText(),
+      BEFORE + keepFinalNewline(a.controller.shownCompletion(s)) + AFTER,
+    );
   });
 
   it('Alt+] and Alt+[ are bound while a preview is shown', () => {

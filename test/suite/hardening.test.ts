@@ -43,6 +43,8 @@ const TOUCHED = [
   'model.idleUnloadMinutes',
   'context.defaultLength',
   'sampler.unsureBelow',
+  'sampler.endRule',
+  'sampler.lengthCandidates',
 ];
 
 describe('hardening: nothing lost, nothing surprising', function () {
@@ -81,7 +83,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     assert.ok(!r.prefix.includes('\r') && !r.suffix.includes('\r'), 'no CR in the context sent to the model');
     assert.strictEqual(r.selectionText, LINES.slice(1, 5).join('\n') + '\n', 'the selection is sent as LF');
     await waitForState(s, ['ready']);
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     assert.ok(completion.length > 0 && !completion.includes('\r'));
     await vscode.commands.executeCommand('diffusionInfill.accept');
     assert.strictEqual(s.state, 'accepted');
@@ -101,7 +103,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     const start = SOURCE.indexOf('    a, b = 0, 1');
     const end = SOURCE.indexOf('    return a') + '    return a'.length;
     const accepted = SOURCE.slice(0, start) + completion + SOURCE.slice(end);
@@ -133,7 +135,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === completion);
     await sleep(300);
     await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
@@ -175,7 +177,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     await vscode.commands.executeCommand('diffusionInfill.accept');
     const text = editor.document.getText();
     const tail = SOURCE.slice(SOURCE.indexOf('\n\ndef is_even')); // the two blank lines and what follows
@@ -247,11 +249,16 @@ describe('hardening: nothing lost, nothing surprising', function () {
   });
 
   it('the ghost text comes back when focus leaves the editor for a panel and returns', async () => {
+    // The previous sampler's end rule and no length search: the fixture model then writes text here (an
+    // empty result shows nothing, so there would be no ghost text to bring back).
+    await setSetting('sampler.endRule', 'rightmost');
+    await setSetting('sampler.lengthCandidates', 1);
     const editor = await openFile(SOURCE);
     editor.selection = new vscode.Selection(1, 0, 4, 12);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s);
+    assert.notStrictEqual(completion, '', 'a non-empty preview to bring back');
     await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === completion);
     await vscode.commands.executeCommand('workbench.action.focusPanel');
     await sleep(300);

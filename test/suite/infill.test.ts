@@ -128,7 +128,7 @@ describe('Infill Selection and Generate from Prompt', function () {
     );
     assert.strictEqual(s.snapshots.at(-1)!.masksLeft, 0);
     // The preview showed masked positions as the placeholder glyph, then the completion.
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     const frames = await waitFor('the final frame', () => {
       const f = a.renderer.shown.slice(shownBefore);
       return f.at(-1) === completion && f;
@@ -234,7 +234,7 @@ describe('Infill Selection and Generate from Prompt', function () {
       assert.strictEqual(s.spec.request.defaultCanvasTokens, 12);
       await waitForState(s, ['ready']);
       assert.strictEqual(s.result!.lengths[0].tokens, 12, 'the default length is the first one tried');
-      const completion = s.result!.completion;
+      const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
       await vscode.commands.executeCommand('diffusionInfill.accept');
       const offset = editor.document.offsetAt(at);
       assert.strictEqual(
@@ -260,7 +260,7 @@ describe('Infill Selection and Generate from Prompt', function () {
     );
     assert.strictEqual(editor.document.getText(), SOURCE, 'the prompt is not written into the document');
     await waitForState(s, ['ready']);
-    const completion = s.result!.completion;
+    const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     await vscode.commands.executeCommand('diffusionInfill.accept');
     const offset = editor.document.offsetAt(at);
     assert.strictEqual(
@@ -317,7 +317,7 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(
       text,
       SOURCE.slice(0, editor.document.offsetAt(range.start)) +
-        keepFinalNewline(s.result!.completion) +
+        keepFinalNewline(a.controller.shownCompletion(s)) +
         SOURCE.slice(SOURCE.indexOf('\n\ndef is_even')),
     );
   });
