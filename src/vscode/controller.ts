@@ -211,13 +211,7 @@ export class InfillController implements vscode.Disposable {
       return;
     }
     s.snapshots.push(snapshot);
-    this.status.set({
-      kind: 'step',
-      step: snapshot.step,
-      maxSteps: snapshot.maxSteps,
-      ms: snapshot.elapsedMs,
-      masksLeft: snapshot.masksLeft,
-    });
+    this.status.showStep(snapshot);
     this.queueFrame(s, tidyBlankLines(snapshot.text, s.regionText));
     this.changed.fire(s);
   }

@@ -182,13 +182,7 @@ export class RefineController implements vscode.Disposable {
       return;
     }
     s.snapshots.push(snapshot);
-    this.status.set({
-      kind: 'step',
-      step: snapshot.step,
-      maxSteps: snapshot.maxSteps,
-      ms: snapshot.elapsedMs,
-      masksLeft: snapshot.masksLeft,
-    });
+    this.status.showStep(snapshot);
     this.changed.fire(s);
   }
 

@@ -1,6 +1,7 @@
 // One status bar item with four states: idle, loading, step k/N (+ timing), error.
 // Each change is also recorded (state history) for the in-host tests.
 import * as vscode from 'vscode';
+import type { Snapshot } from '../engine/protocol';
 
 export type StatusState =
   | { kind: 'idle'; detail?: string }
@@ -60,6 +61,17 @@ export class StatusBar implements vscode.Disposable {
   setProvider(name: string, fallbackReason?: string, detail?: ProviderDetail): void {
     this.provider = { name, fallbackReason, detail };
     this.render();
+  }
+
+  /** A denoising step of the running request (infill, prompt or refine). */
+  showStep(snapshot: Snapshot): void {
+    this.set({
+      kind: 'step',
+      step: snapshot.step,
+      maxSteps: snapshot.maxSteps,
+      ms: snapshot.elapsedMs,
+      masksLeft: snapshot.masksLeft,
+    });
   }
 
   set(state: StatusState): void {
