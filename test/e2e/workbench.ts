@@ -45,16 +45,25 @@ export async function goToLine(page: Page, line: number): Promise<void> {
   await page.waitForSelector('.quick-input-widget', { state: 'hidden' });
 }
 
-/** The editor's visible lines, top to bottom (spaces normalised). */
+/**
+ * The buffer's visible lines, top to bottom (spaces normalised). The first line of any ghost text
+ * is drawn inside its view line as injected text; it is left out, so that a suggestion shown after
+ * an accept (another inline provider answering at the new cursor) is not read as buffer text.
+ */
 export function editorLines(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const lines = [
       ...document.querySelectorAll<HTMLElement>('.editor-instance .monaco-editor .view-lines .view-line'),
     ];
+    const bufferText = (el: HTMLElement): string => {
+      const copy = el.cloneNode(true) as HTMLElement;
+      copy.querySelectorAll('[class*="ghost-text"], .suggest-preview-text').forEach((g) => g.remove());
+      return copy.textContent ?? '';
+    };
     return lines
       .map((el) => ({
         top: parseFloat(el.style.top || '0'),
-        text: (el.textContent ?? '').replace(/\u00a0/g, ' '),
+        text: bufferText(el).replace(/\u00a0/g, ' '),
       }))
       .sort((a, b) => a.top - b.top)
       .map((l) => l.text);
