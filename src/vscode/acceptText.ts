@@ -8,11 +8,31 @@
  * without one would join the next line to the last inserted one. An empty completion stays empty.
  */
 export function textToInsert(regionText: string, completion: string, eol: '\n' | '\r\n'): string {
-  let text = completion;
-  if (text.length > 0 && /\r?\n$/.test(regionText) && !text.endsWith('\n')) {
-    text += '\n';
-  }
+  const text = withRegionLineBreak(completion, regionText);
   return eol === '\n' ? text : text.replace(/\r?\n/g, eol);
+}
+
+/** `text` ending with a line break when the region did (see textToInsert); empty text stays empty. */
+function withRegionLineBreak(text: string, regionText: string): string {
+  return text.length > 0 && /\r?\n$/.test(regionText) && !text.endsWith('\n') ? text + '\n' : text;
+}
+
+/**
+ * The text the preview shows for a frame or the completion, and so what Tab writes (LF): gaps of
+ * blank lines closed (tidyBlankLines) and the region's final line break kept, so that the text after
+ * a whole-line region is drawn on its own line in the preview as it will be after the accept.
+ */
+export function shownText(text: string, regionText: string): string {
+  return withRegionLineBreak(tidyBlankLines(text, regionText), regionText);
+}
+
+/**
+ * The ghost text that draws `shown` (see shownText) at the session's anchor. At a line-end anchor
+ * (PreviewSession.lineEndAnchor) the region's final line break comes first: the preview starts on the
+ * line after the region's last one and the line after the region keeps its own line.
+ */
+export function ghostTextAt(shown: string, lineEndAnchor: boolean): string {
+  return lineEndAnchor && shown.endsWith('\n') ? '\n' + shown.slice(0, -1) : shown;
 }
 
 /** Whether a line holds only spaces and tabs (a placeholder glyph is not blank). */

@@ -8,7 +8,7 @@
 import * as vscode from 'vscode';
 import { isAbortError } from '../engine/errors';
 import type { ErrorCode, InfillResult, Snapshot } from '../engine/protocol';
-import { isGhostTextInsertion, textToInsert, tidyBlankLines } from './acceptText';
+import { ghostTextAt, isGhostTextInsertion, shownText, textToInsert } from './acceptText';
 import type { RegionDecoration } from './decorations';
 import type { EngineService } from './engineService';
 import { describeError } from './errorText';
@@ -155,19 +155,41 @@ export class InfillController implements vscode.Disposable {
     if (s.state !== 'running' && s.state !== 'ready') {
       return;
     }
-    const [change] = e.contentChanges;
+    const inserted =
+      e.contentChanges.length === 1 ? this.insertionAtAnchor(s, e.contentChanges[0], e.document) : undefined;
     if (
-      e.contentChanges.length === 1 &&
-      change.rangeLength === 0 &&
-      change.range.start.isEqual(s.anchor) &&
+      inserted !== undefined &&
       [this.renderer.current?.text, s.lastFrame].some(
-        (frame) => frame !== undefined && isGhostTextInsertion(change.text, frame, eolOf(e.document)),
+        (frame) => frame !== undefined && isGhostTextInsertion(inserted, frame, eolOf(e.document)),
       )
     ) {
-      this.onGhostTextInserted(s, change.text, e.document);
+      this.onGhostTextInserted(s, inserted, e.document);
       return;
     }
     this.cancel('the document was edited');
+  }
+
+  /**
+   * The text a change inserted at the session's anchor, if it is a pure insertion there. At a line-end
+   * anchor, inserting "X<EOL>" at the start of the next line makes the same document as inserting
+   * "<EOL>X" at the anchor, and VS Code may report either: it is read as the latter.
+   */
+  private insertionAtAnchor(
+    s: PreviewSession,
+    change: vscode.TextDocumentContentChangeEvent,
+    document: vscode.TextDocument,
+  ): string | undefined {
+    if (change.rangeLength !== 0) {
+      return undefined;
+    }
+    if (change.range.start.isEqual(s.anchor)) {
+      return change.text;
+    }
+    const eol = eolOf(document);
+    if (s.lineEndAnchor && change.range.start.isEqual(s.spec.range.end) && change.text.endsWith(eol)) {
+      return eol + change.text.slice(0, -eol.length);
+    }
+    return undefined;
   }
 
   /**
@@ -179,13 +201,21 @@ export class InfillController implements vscode.Disposable {
   private onGhostTextInserted(s: PreviewSession, inserted: string, document: vscode.TextDocument): void {
     const eol = eolOf(document);
     const insertedEnd = document.positionAt(document.offsetAt(s.anchor) + inserted.length);
+    const shown = this.shownCompletion(s);
     const whole =
       s.state === 'ready' &&
       s.result !== undefined &&
-      inserted === textToInsert('', this.shownCompletion(s), eol);
+      inserted === textToInsert('', ghostTextAt(shown, s.lineEndAnchor), eol);
     if (whole && s.transition('accepting')) {
       this.log.info(`request #${s.id} VS Code inserted the whole preview: replacing the region with it`);
-      void this.applyAccept(s, new vscode.Range(s.spec.range.start, insertedEnd));
+      // At a line-end anchor the region's own final line break is still after the insertion: the
+      // replacement leaves it out.
+      const text = textToInsert(s.regionText, shown, eol);
+      void this.applyAccept(
+        s,
+        new vscode.Range(s.spec.range.start, insertedEnd),
+        s.lineEndAnchor ? text.slice(0, -eol.length) : text,
+      );
       return;
     }
     this.cancel('VS Code inserted the preview text by itself');
@@ -212,7 +242,7 @@ export class InfillController implements vscode.Disposable {
     }
     s.snapshots.push(snapshot);
     this.status.showStep(snapshot);
-    this.queueFrame(s, tidyBlankLines(snapshot.text, s.regionText));
+    this.queueFrame(s, shownText(snapshot.text, s.regionText));
     this.changed.fire(s);
   }
 
@@ -276,15 +306,17 @@ export class InfillController implements vscode.Disposable {
     }
   }
 
+  /** Queues `text` (shownText of a frame or the completion) as the session's ghost text. */
   private queueFrame(s: PreviewSession, text: string): void {
-    s.lastFrame = text;
+    const ghost = ghostTextAt(text, s.lineEndAnchor);
+    s.lastFrame = ghost;
     this.frames.queue(
       {
         editor: s.spec.editor,
         position: s.anchor,
         stillWanted: () => s === this.session && (s.state === 'running' || s.state === 'ready'),
       },
-      text,
+      ghost,
     );
   }
 
@@ -304,8 +336,8 @@ export class InfillController implements vscode.Disposable {
         this.stopKeepAlive();
         return;
       }
-      if (vscode.window.activeTextEditor === s.spec.editor && s.lastFrame !== undefined) {
-        this.queueFrame(s, s.lastFrame);
+      if (vscode.window.activeTextEditor === s.spec.editor) {
+        this.queueFrame(s, this.shownCompletion(s));
       }
     }, KEEP_ALIVE_MS);
   }
@@ -356,14 +388,17 @@ export class InfillController implements vscode.Disposable {
     if (!s.transition('accepting')) {
       return false;
     }
-    return this.applyAccept(s, s.spec.range);
+    return this.applyAccept(
+      s,
+      s.spec.range,
+      textToInsert(s.regionText, this.shownCompletion(s), eolOf(s.spec.editor.document)),
+    );
   }
 
-  /** Replaces `range` with the result (state accepting). */
-  private async applyAccept(s: PreviewSession, range: vscode.Range): Promise<boolean> {
+  /** Replaces `range` with `text`, the result (state accepting). */
+  private async applyAccept(s: PreviewSession, range: vscode.Range, text: string): Promise<boolean> {
     const editor = s.spec.editor;
     const document = editor.document;
-    const text = textToInsert(s.regionText, this.shownCompletion(s), eolOf(document));
     const startOffset = document.offsetAt(range.start);
     const version = document.version;
     // The edit is issued in the same tick as the caller's version check, before any await: VS Code
@@ -403,12 +438,12 @@ export class InfillController implements vscode.Disposable {
   }
 
   /**
-   * The completion the preview shows and Tab writes (the same string, see tidyBlankLines): the current
+   * The completion the preview shows and Tab writes (the same string, see shownText): the current
    * candidate of a finished session.
    */
   shownCompletion(s: PreviewSession): string {
     const raw = this.candidatesOf(s)?.current.completion ?? s.result?.completion ?? '';
-    return tidyBlankLines(raw, s.regionText);
+    return shownText(raw, s.regionText);
   }
 
   /** The candidates of a finished session (undefined while running). */

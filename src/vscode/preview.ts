@@ -52,8 +52,18 @@ export class PreviewSession {
   readonly uri: string;
   /** Document version when the session started; accept refuses if it changed. */
   readonly version: number;
-  /** Where the ghost text is anchored (the cursor is put there): the end of the region. */
+  /**
+   * Where the ghost text is anchored (the cursor is put there): the end of the region, or for a
+   * whole-line region (one that ends with a line break) the end of its last line (see lineEndAnchor).
+   */
   readonly anchor: vscode.Position;
+  /**
+   * The region ends with a line break and the ghost text starts with it, drawn from the end of the
+   * region's last line (ghostTextAt). Anchored at the start of the next line instead, the preview
+   * would need to end with that line break, and VS Code draws no ghost text that does there; without
+   * it the next line's text would be drawn joined to the last line of the preview.
+   */
+  readonly lineEndAnchor: boolean;
   readonly abort = new AbortController();
   readonly snapshots: Snapshot[] = [];
   private currentState: SessionState = 'running';
@@ -74,8 +84,10 @@ export class PreviewSession {
   constructor(readonly spec: SessionSpec) {
     this.uri = spec.editor.document.uri.toString();
     this.version = spec.editor.document.version;
-    this.anchor = spec.range.end;
-    this.regionText = spec.editor.document.getText(spec.range);
+    const document = spec.editor.document;
+    this.regionText = document.getText(spec.range);
+    this.lineEndAnchor = spec.range.end.character === 0 && spec.range.end.line > spec.range.start.line;
+    this.anchor = this.lineEndAnchor ? document.lineAt(spec.range.end.line - 1).range.end : spec.range.end;
     this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
   }
 

@@ -56,10 +56,14 @@ async function infillBody(a: TestHooks): Promise<PreviewSession> {
   return s;
 }
 
-/** The ghost text shows `text` (an empty completion shows none). */
+/**
+ * The ghost text shows `text`, a completion of the whole-line BODY (an empty one shows none): drawn
+ * from the end of the region's last line, the region's final line break first (lineEndAnchor).
+ */
 async function shows(a: TestHooks, text: string): Promise<void> {
   if (text.length > 0) {
-    await waitFor(`ghost text ${JSON.stringify(text)}`, () => a.renderer.current?.text === text);
+    const ghost = '\n' + text.replace(/\n$/, '');
+    await waitFor(`ghost text ${JSON.stringify(ghost)}`, () => a.renderer.current?.text === ghost);
   }
 }
 

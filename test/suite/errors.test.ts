@@ -72,7 +72,14 @@ describe('errors and recovery', function () {
   });
 
   after(async () => {
-    await resetSettings(['model.folder', 'sampler.strategy', 'sampler.threshold', 'context.defaultLength']);
+    await resetSettings([
+      'model.folder',
+      'sampler.strategy',
+      'sampler.threshold',
+      'sampler.steps',
+      'sampler.blockSize',
+      'context.defaultLength',
+    ]);
   });
 
   it('a corrupt .onnx file: clear error naming the folder, status bar error, then recovery after fixing the setting', async () => {
@@ -232,8 +239,12 @@ describe('errors and recovery', function () {
   });
 
   it('a selection longer than the context window but not refused: the hole is clipped and the user is warned', async () => {
-    await setSetting('sampler.strategy', 'threshold');
-    await setSetting('sampler.threshold', 0); // commit everything in one step: keeps this long hole fast
+    // Commit every position in the first step (a top-k schedule of one step, no blocks): keeps this
+    // 1024-token hole fast whatever the model proposes. (Threshold 0 does not: the fixture model
+    // proposes the end at every position but the leftmost, so the hole filled one token per step.)
+    await setSetting('sampler.strategy', 'confidence');
+    await setSetting('sampler.steps', 1);
+    await setSetting('sampler.blockSize', 0);
     try {
       await infillExpectingSuccess(a);
       const maxLength = a.engine.model!.maxLength;
@@ -256,7 +267,7 @@ describe('errors and recovery', function () {
       assert.match(shown, /longer than the model's context window/);
       await vscode.commands.executeCommand('diffusionInfill.reject');
     } finally {
-      await resetSettings(['sampler.strategy', 'sampler.threshold']);
+      await resetSettings(['sampler.strategy', 'sampler.steps', 'sampler.blockSize']);
     }
   });
 

@@ -178,11 +178,38 @@ describe('hardening: nothing lost, nothing surprising', function () {
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
     const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
+    assert.ok(
+      completion.endsWith('\n'),
+      `the preview ends with the region's line break: ${JSON.stringify(completion)}`,
+    );
+    // Drawn from the end of line 5, the line break first, so that line 6 keeps its own line in the
+    // preview (PreviewSession.lineEndAnchor).
+    assert.ok(
+      editor.selection.active.isEqual(new vscode.Position(4, LINES[4].length)),
+      'cursor at the end of line 5',
+    );
+    const ghost = '\n' + completion.slice(0, -1);
+    await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === ghost);
     await vscode.commands.executeCommand('diffusionInfill.accept');
     const text = editor.document.getText();
     const tail = SOURCE.slice(SOURCE.indexOf('\n\ndef is_even')); // the two blank lines and what follows
-    const body = completion.endsWith('\n') ? completion : completion + '\n';
-    assert.strictEqual(text, LINES[0] + '\n' + body + tail);
+    assert.strictEqual(text, LINES[0] + '\n' + completion + tail);
+  });
+
+  it("VS Code's own inline-suggest accept of a whole-line preview writes what Tab would", async () => {
+    const editor = await openFile(SOURCE);
+    editor.selection = new vscode.Selection(1, 0, 5, 0); // lines 2-5 with the newline of line 5
+    const s = await startSession(a, 'diffusionInfill.infillSelection');
+    await waitForState(s, ['ready']);
+    const completion = a.controller.shownCompletion(s);
+    const ghost = '\n' + completion.slice(0, -1);
+    await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === ghost);
+    await sleep(300);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+    await waitForState(s, ['accepted', 'cancelled'], 5000);
+    const tail = SOURCE.slice(SOURCE.indexOf('\n\ndef is_even'));
+    assert.strictEqual(s.state, 'accepted', s.reason);
+    assert.strictEqual(editor.document.getText(), LINES[0] + '\n' + completion + tail);
   });
 
   it('Select Model writes where the effective value lives (a workspace value would shadow a user one)', async () => {
@@ -203,7 +230,9 @@ describe('hardening: nothing lost, nothing surprising', function () {
   it('changing settings (idleUnloadMinutes) never kills an in-flight infill', async () => {
     await setSetting('sampler.strategy', 'sequential'); // one token per step: a long run
     await setSetting('sampler.blockSize', 0);
-    await setSetting('context.defaultLength', 400);
+    // 150 steps of about 0.1 s: long enough to change a setting mid-run (checked below), short enough
+    // to finish well within waitForState's minute on a loaded 2-core machine (400 took 55-64 s).
+    await setSetting('context.defaultLength', 150);
     try {
       const editor = await openFile(SOURCE);
       editor.selection = new vscode.Selection(5, 0, 5, 0);

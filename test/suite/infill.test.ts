@@ -106,8 +106,9 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(s.spec.kind, 'selection');
     assert.strictEqual(s.spec.request.selectionText, document.getText(range));
     assert.ok(
-      editor.selection.isEmpty && editor.selection.active.isEqual(range.end),
-      'cursor parked at the region end',
+      editor.selection.isEmpty &&
+        editor.selection.active.isEqual(document.lineAt(range.end.line - 1).range.end),
+      "cursor parked at the end of the region's last line (a whole-line region)",
     );
     const stepText = await waitFor(
       'a step in the status bar',
@@ -129,9 +130,15 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(s.snapshots.at(-1)!.masksLeft, 0);
     // The preview showed masked positions as the placeholder glyph, then the completion.
     const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
+    assert.ok(
+      completion.endsWith('\n'),
+      `the region's final line break is shown: ${JSON.stringify(completion)}`,
+    );
+    // Drawn from the end of the region's last line: the line break first (PreviewSession.lineEndAnchor).
+    const ghost = '\n' + completion.slice(0, -1);
     const frames = await waitFor('the final frame', () => {
       const f = a.renderer.shown.slice(shownBefore);
-      return f.at(-1) === completion && f;
+      return f.at(-1) === ghost && f;
     });
     assert.ok(
       frames.some((f) => f.includes('▓')),
@@ -185,10 +192,9 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(s.state, 'cancelled');
     assert.match(s.reason ?? '', /edited/);
     await sleep(300);
-    const expected =
-      SOURCE.slice(0, editor.document.offsetAt(range.end)) +
-      'x' +
-      SOURCE.slice(editor.document.offsetAt(range.end));
+    // The character lands where the cursor was parked: the end of the region's last line.
+    const parked = editor.document.offsetAt(editor.document.lineAt(range.end.line - 1).range.end);
+    const expected = SOURCE.slice(0, parked) + 'x' + SOURCE.slice(parked);
     assert.strictEqual(editor.document.getText(), expected, 'only the typed character is in the document');
     assert.match(outcomeLine(a, s.id) ?? '', /cancelled: the document was edited/);
     assert.strictEqual(

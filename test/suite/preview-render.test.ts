@@ -104,12 +104,14 @@ describe('preview render: what the ghost text shows is what Tab writes', functio
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
     const preview = '    a = 1\n\n    return a\n';
-    await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === preview);
+    // Drawn from the end of the region's last line, the line break first (PreviewSession.lineEndAnchor).
+    const ghost = '\n    a = 1\n\n    return a';
+    await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === ghost);
     const shown = a.renderer.shown.slice(shownBefore);
     for (const f of shown) {
       assert.ok(!/\n[ \t]*\n[ \t]*\n/.test(f), `no frame has two blank lines in a row: ${JSON.stringify(f)}`);
     }
-    assert.ok(shown.includes('▓▓▓▓\n\n▓▓▓\n'), `the first frame, gaps closed: ${JSON.stringify(shown)}`);
+    assert.ok(shown.includes('\n▓▓▓▓\n\n▓▓▓'), `the first frame, gaps closed: ${JSON.stringify(shown)}`);
     assert.strictEqual(a.controller.shownCompletion(s), preview);
 
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);

@@ -3,7 +3,13 @@
 // VS Code's own ghost-text insertion told apart from a keystroke.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isGhostTextInsertion, textToInsert, tidyBlankLines, toLf } from '../../src/vscode/acceptText';
+import {
+  isGhostTextInsertion,
+  shownText,
+  textToInsert,
+  tidyBlankLines,
+  toLf,
+} from '../../src/vscode/acceptText';
 
 describe('accept text', () => {
   it('converts every line break of the completion to the document EOL', () => {
@@ -17,6 +23,19 @@ describe('accept text', () => {
     assert.equal(textToInsert('    return a\r\n', '    return b', '\r\n'), '    return b\r\n');
     assert.equal(textToInsert('    return a\n', '    return b\n', '\n'), '    return b\n', 'not doubled');
     assert.equal(textToInsert('return a', 'return b', '\n'), 'return b', 'mid-line region: nothing added');
+  });
+
+  it("the preview shows the region's final newline, so it is what Tab writes", () => {
+    for (const region of ['    return a\n', '    return a\r\n', 'return a']) {
+      for (const completion of ['    return b', '    return b\n', '    a = 1\n\n\n\n    return a', '']) {
+        const shown = shownText(completion, region);
+        assert.equal(textToInsert(region, shown, '\n'), shown, JSON.stringify({ region, completion }));
+      }
+    }
+    assert.equal(shownText('    return b', '    return a\n'), '    return b\n');
+    assert.equal(shownText('▓▓\n\n\n\n▓', 'x\ny\n'), '▓▓\n\n▓\n', 'gaps closed, then the line break');
+    assert.equal(shownText('return b', 'return a'), 'return b', 'mid-line region: nothing added');
+    assert.equal(shownText('', 'value\n'), '');
   });
 
   it('an empty completion stays empty (an accept of it would only delete)', () => {
