@@ -1,7 +1,8 @@
 """Export a trained checkpoint to our ONNX model format (docs/model-format.md).
 
 Writes into --out:
-  model.onnx            positions_topk head: input_ids [b, L] + positions [b, n] -> topk_ids, topk_probs, entropy
+  model.onnx            positions_topk head: input_ids [b, L] + positions [b, n] -> topk_ids, topk_probs, entropy;
+                        checked to hold no op without a WebGPU kernel (models/recipe/webgpu_ops.py)
   model.logits.onnx     full logits [b, L, V] (parity tests, debugging)          (skipped with --no-full-logits)
   tokenizer.json, tokenizer_config.json
   model.json            the manifest
@@ -22,6 +23,7 @@ import torch
 
 from .bpe import EOS_ID, MASK_ID, PAD_ID, Encoder
 from .model import DiffusionEncoder, ModelConfig, count_parameters
+from .webgpu_ops import assert_webgpu_ops
 
 OPSET = 17
 
@@ -63,6 +65,8 @@ def export_onnx(model: DiffusionEncoder, out: Path, k: int, full_logits: bool) -
                                     "topk_ids": {0: "batch", 1: "n"}, "topk_probs": {0: "batch", 1: "n"},
                                     "entropy": {0: "batch", 1: "n"}},
                       do_constant_folding=False)
+    # Every compute node must have a WebGPU kernel (model.py's head is written for that; webgpu_ops.py).
+    assert_webgpu_ops(out / "model.onnx")
     if full_logits:
         torch.onnx.export(FullLogits(model), (ids,), str(out / "model.logits.onnx"), opset_version=OPSET,
                           input_names=["input_ids"], output_names=["logits"],

@@ -28,6 +28,18 @@ class ModelConfig:
         return asdict(self)
 
 
+def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """torch.log_softmax written out, in its numerically stable form (x - max) - log(sum(exp(x - max))).
+
+    Exports as ReduceMax, Sub, Exp, ReduceSum, Log, Sub: ONNX Runtime's WebGPU execution provider has no LogSoftmax
+    kernel (onnxruntime-node 1.30), and a LogSoftmax node would run on the CPU provider, copying the rows' logits
+    off the adapter and back every step (models/recipe/webgpu_ops.py). Equal to torch.log_softmax within float
+    rounding; only the exported head uses it (training's cross-entropy is F.cross_entropy).
+    """
+    z = x - x.amax(dim, keepdim=True)
+    return z - z.exp().sum(dim, keepdim=True).log()
+
+
 def rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
@@ -69,6 +81,9 @@ class DiffusionEncoder(nn.Module):
         head_dim = cfg.hidden // cfg.heads
         inv_freq = 1.0 / (cfg.rope_theta ** (torch.arange(0, head_dim, 2).float() / head_dim))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        # True at the mask token: a constant of the exported graph (an int64 arange compared per call would run on
+        # the CPU provider under WebGPU, which has no int64 kernels).
+        self.register_buffer("is_mask", torch.arange(cfg.vocab_size) == mask_id, persistent=False)
         # Fused attention only where PyTorch has it (2.x) and never in ONNX export (explicit softmax exports cleanly).
         self.fused_attention = hasattr(F, "scaled_dot_product_attention")
         self.apply(self._init)
@@ -104,10 +119,10 @@ class DiffusionEncoder(nn.Module):
         index = positions.unsqueeze(-1).expand(-1, -1, h.shape[-1])
         rows = torch.gather(h, 1, index)
         logits = self.project(rows).float()
-        # The mask token is never a prediction. -1e9 rather than -inf keeps p*log(p) finite (0 * -1e9 = 0).
-        is_mask = torch.arange(logits.shape[-1], device=logits.device) == self.mask_id
-        logits = torch.where(is_mask, torch.full_like(logits, -1e9), logits)
-        logp = torch.log_softmax(logits, dim=-1)
+        # The mask token is never a prediction. -1e9 rather than -inf keeps p*log(p) finite (0 * -1e9 = 0). A scalar,
+        # not full_like: ConstantOfShape has no WebGPU kernel and would build [b, n, vocab] on the host every step.
+        logits = logits.masked_fill(self.is_mask, -1e9)
+        logp = log_softmax(logits, dim=-1)
         probs = logp.exp()
         entropy = -(probs * logp).sum(-1)
         topk_probs, topk_ids = torch.topk(probs, k, dim=-1)

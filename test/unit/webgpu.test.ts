@@ -4,7 +4,8 @@
 //     probabilities within 1e-4;
 //   - one complete greedy infill through the engine process loaded with `webgpu`, equal to the CPU
 //     engine process step by step and token for token;
-//   - `auto` never takes a software adapter over the CPU provider; Diagnose Device times both.
+//   - `auto` never takes a software adapter over the CPU provider; Diagnose Device times both;
+//   - node placement of models/default/model.onnx: every compute node on WebGPU (ORT's placement log).
 // WebGPU needs a Vulkan loader and driver at process start. `.ci/run` installs Mesa's lavapipe into a
 // private prefix and scripts/test-all.sh sources its env.sh; by hand:
 //   . ~/.cache/diffusion-infill-tools/vulkan/env.sh && node --test out/test/unit/webgpu.test.js
@@ -188,6 +189,65 @@ async function assertParity(modelDir: string, length: number, holes: number): Pr
   }
 }
 
+/**
+ * ops ORT may leave on the CPU provider in a WebGPU session: int64 shape arithmetic (the WebGPU EP registers no
+ * int64 kernels, and ORT keeps shape computations on the host by design) and the Expand of the `positions`
+ * input into GatherElements' index. None of them reads an activation. Before models/recipe/webgpu_ops.py the
+ * CPU list also held the head's LogSoftmax (no WebGPU kernel at all), the float ConstantOfShape of its -1e9
+ * fill and the int64 Range of the mask-token row: those moved activations across every step.
+ */
+const HOST_SHAPE_OPS = new Set([
+  'Shape',
+  'Gather',
+  'Unsqueeze',
+  'Concat',
+  'Div',
+  'Cast',
+  'Reshape',
+  'Equal',
+  'Where',
+  'Expand',
+]);
+/** Compute ops of the head that must run on the adapter (the positions_topk contract, docs/model-format.md). */
+const HEAD_COMPUTE_OPS = ['GatherElements', 'MatMul', 'ReduceMax', 'Exp', 'ReduceSum', 'Log', 'Neg', 'TopK'];
+
+/**
+ * Node placement of a WebGPU session, read from ORT's verbose "Node placements" log (native stderr, so a
+ * child process). disable_cpu_ep_fallback cannot be the check: it also rejects the int64 shape nodes that ORT
+ * places on the CPU in every transformer export (79 of them in models/default).
+ */
+function webgpuPlacement(file: string): Map<string, { op: string; name: string }[]> {
+  const script = `
+const ort = require(process.env.DI_ORT);
+ort.InferenceSession.create(process.env.DI_MODEL, {
+  executionProviders: ['webgpu'], graphOptimizationLevel: 'all', logSeverityLevel: 0, logVerbosityLevel: 0,
+}).then((s) => s.release()).then(() => process.stdout.write('DI_CREATED\\n'),
+  (e) => { process.stdout.write('DI_FAILED ' + String(e && e.message || e).split('\\n')[0] + '\\n'); });
+`;
+  const r = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, DI_ORT: require.resolve('onnxruntime-node'), DI_MODEL: file },
+  });
+  assert.match(r.stdout ?? '', /DI_CREATED/, `no WebGPU session for ${file}: ${r.stdout}${r.error ?? ''}`);
+  const placed = new Map<string, { op: string; name: string }[]>();
+  let ep: string | undefined;
+  for (const line of (r.stderr ?? '').split('\n')) {
+    const m = /VerifyEachNodeIsAssignedToAnEp\]\s+(?:Node\(s\) placed on \[(\w+)\]|(\w+) \((.*)\)$)/.exec(
+      line,
+    );
+    if (m?.[1]) {
+      ep = m[1];
+      placed.set(ep, []);
+    } else if (m?.[2] && ep) {
+      placed.get(ep)!.push({ op: m[2], name: m[3] });
+    }
+  }
+  assert.ok(placed.size > 0, `no "Node placements" lines in ORT's verbose log for ${file}`);
+  return placed;
+}
+
 function ensureQwen2Export(): void {
   if (fs.existsSync(path.join(QWEN2_DIR, 'model.json'))) {
     return;
@@ -266,6 +326,23 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
 
   it('models/default: same masked input, top-1 equal, probabilities within 1e-4', async () => {
     await assertParity(DEFAULT_DIR, 128, 24);
+  });
+
+  it('every compute node of models/default/model.onnx runs on WebGPU (only int64 shape arithmetic on the host)', () => {
+    const placed = webgpuPlacement(path.join(DEFAULT_DIR, 'model.onnx'));
+    const gpu = placed.get('WebGpuExecutionProvider') ?? [];
+    const cpu = placed.get('CPUExecutionProvider') ?? [];
+    const offending = cpu.filter((n) => !HOST_SHAPE_OPS.has(n.op)).map((n) => `${n.op} (${n.name})`);
+    assert.deepEqual(offending, [], 'compute nodes the WebGPU EP handed to the CPU provider');
+    const gpuOps = new Set(gpu.map((n) => n.op));
+    for (const op of HEAD_COMPUTE_OPS) {
+      assert.ok(gpuOps.has(op), `the head's ${op} is not on WebGPU`);
+    }
+    assert.ok(!cpu.some((n) => HEAD_COMPUTE_OPS.includes(n.op)));
+    process.stdout.write(
+      `# models/default placement: ${gpu.length} nodes on WebGPU, ${cpu.length} int64 shape nodes on the CPU ` +
+        `(${[...new Set(cpu.map((n) => n.op))].join(', ')})\n`,
+    );
   });
 
   it('exported Qwen2 shape (opendcoder-tiny): top-1 equal, probabilities within 1e-4', async () => {
