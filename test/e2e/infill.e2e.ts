@@ -147,24 +147,25 @@ describe('browser end-to-end (code-server + chromium)', function () {
       );
     }
 
+    // A whole-line region: the preview is drawn from the end of line 10, its final line break first,
+    // so that line 11 stays on its own line as it will after Tab.
+    assert.ok(final.startsWith('\n'), `the preview starts below line 10: ${JSON.stringify(final)}`);
     await page.keyboard.press('Tab');
-    // Buffer = lines before the selection + the completion + lines after it (read back from the DOM).
-    // The DOM cannot tell whether the ghost text ended with a newline (an empty last line), so allow both.
+    // Buffer = lines before the selection + the completion with the region's final line break + lines
+    // after it (read back from the DOM): exactly what the preview showed.
     const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
     const suffix = sourceLines.slice(BODY_END).join('\n');
-    const candidates = [final, final + '\n'].map((c) =>
-      JSON.stringify(normalise((prefix + c + suffix).split('\n'))),
-    );
+    const expected = JSON.stringify(normalise((prefix + final.slice(1) + '\n' + suffix).split('\n')));
     let lines: string[] = [];
     for (let i = 0; i < 200; i++) {
       lines = normalise(await editorLines(page));
-      if (candidates.includes(JSON.stringify(lines))) {
+      if (JSON.stringify(lines) === expected) {
         break;
       }
       await page.waitForTimeout(25);
     }
     await page.screenshot({ path: path.join(artifacts, 'refinement-accepted.png') });
-    assert.ok(candidates.includes(JSON.stringify(lines)), `buffer after Tab:\n${lines.join('\n')}`);
+    assert.strictEqual(JSON.stringify(lines), expected, `buffer after Tab:\n${lines.join('\n')}`);
     assert.strictEqual(await ghostText(page), '', 'no ghost text left after accept');
     assert.strictEqual(await struckSpans(page), 0, 'no strikethrough left after accept');
     await waitForDirty(page, true); // the accepted edit is an unsaved change

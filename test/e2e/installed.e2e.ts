@@ -91,22 +91,24 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
   /** Runs Infill Selection on the body of word_counts, waits for the final frame, accepts with Tab. */
   async function infillAndAccept(): Promise<string> {
     const final = await showFinalPreview();
+    // A whole-line region: drawn from the end of its last line, the region's final line break first.
+    assert.ok(
+      final.startsWith('\n'),
+      `the preview starts below the region's last line: ${JSON.stringify(final)}`,
+    );
     await page.keyboard.press('Tab');
     const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
     const suffix = sourceLines.slice(BODY_END).join('\n');
-    // The DOM cannot tell whether the ghost text ended with a newline: allow both.
-    const candidates = [final, final + '\n'].map((c) =>
-      JSON.stringify(normalise((prefix + c + suffix).split('\n'))),
-    );
+    const expected = JSON.stringify(normalise((prefix + final.slice(1) + '\n' + suffix).split('\n')));
     let lines: string[] = [];
     for (let i = 0; i < 200; i++) {
       lines = normalise(await editorLines(page));
-      if (candidates.includes(JSON.stringify(lines))) {
+      if (JSON.stringify(lines) === expected) {
         break;
       }
       await page.waitForTimeout(25);
     }
-    assert.ok(candidates.includes(JSON.stringify(lines)), `buffer after Tab:\n${lines.join('\n')}`);
+    assert.strictEqual(JSON.stringify(lines), expected, `buffer after Tab:\n${lines.join('\n')}`);
     await waitForDirty(page, true);
     return final;
   }
