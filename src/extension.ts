@@ -45,6 +45,8 @@ export interface TestHooks {
   /** The User settings.json checked for values a remote window ignores. */
   readonly userSettingsFile?: string;
   settings(): Settings;
+  /** The module's deactivate(), as VS Code calls it (test/suite/deactivate.test.ts runs it last). */
+  deactivate(): Promise<void>;
 }
 
 export const TEST_HOOKS_ENV = 'DI_TEST_HOOKS';
@@ -130,6 +132,7 @@ export function activate(context: vscode.ExtensionContext): TestHooks | undefine
       visualiser,
       userSettingsFile: settingsContext.userSettingsFile,
       settings: getSettings,
+      deactivate,
     };
   }
   return undefined;

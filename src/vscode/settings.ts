@@ -9,6 +9,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import {
+  effectiveFolderValue,
+  resolveFolder,
+  type FolderLevel,
+  type FolderSource,
+  type FolderValue,
+} from './folderValue';
 import type {
   EndRuleName,
   ExecutionProviderChoice,
@@ -21,8 +28,7 @@ import type {
 
 export const SECTION = 'diffusionInfill';
 
-export type FolderSource =
-  'user settings' | 'remote settings' | 'workspace settings' | 'workspace folder settings' | 'bundled';
+export type { FolderSource } from './folderValue';
 
 export interface Settings {
   /** Resolved absolute model folder. */
@@ -121,51 +127,26 @@ function activeFolder(): vscode.WorkspaceFolder | undefined {
   return (uri && vscode.workspace.getWorkspaceFolder(uri)) || vscode.workspace.workspaceFolders?.[0];
 }
 
-interface FolderValue {
-  value: string;
-  source: Exclude<FolderSource, 'bundled'>;
-  /** What a relative value resolves against: the folder (or workspace file) whose settings hold it. */
-  base: string;
-  target: vscode.ConfigurationTarget;
-}
+const TARGETS: Record<FolderLevel, vscode.ConfigurationTarget> = {
+  workspaceFolder: vscode.ConfigurationTarget.WorkspaceFolder,
+  workspace: vscode.ConfigurationTarget.Workspace,
+  global: vscode.ConfigurationTarget.Global,
+};
 
-/** The effective model.folder value, where it lives, and the base a relative value resolves against. */
-function modelFolderValue(scope: vscode.WorkspaceFolder | undefined): FolderValue | undefined {
-  const i = vscode.workspace.getConfiguration(SECTION, scope?.uri).inspect<string>('model.folder');
-  const folderValue = i?.workspaceFolderValue?.trim();
-  // In a single-folder window the folder's settings are the workspace settings (VS Code reports the
-  // value at both levels): call it that, and write it there. Multi-root: a folder value of its own.
-  if (folderValue && scope && vscode.workspace.workspaceFile !== undefined) {
-    return {
-      value: folderValue,
-      source: 'workspace folder settings',
-      base: scope.uri.fsPath,
-      target: vscode.ConfigurationTarget.WorkspaceFolder,
-    };
-  }
-  const workspaceValue = i?.workspaceValue?.trim();
-  if (workspaceValue) {
-    const file = vscode.workspace.workspaceFile;
-    const base = file?.scheme === 'file' ? path.dirname(file.fsPath) : (scope?.uri.fsPath ?? os.homedir());
-    return {
-      value: workspaceValue,
-      source: 'workspace settings',
-      base,
-      target: vscode.ConfigurationTarget.Workspace,
-    };
-  }
-  const globalValue = i?.globalValue?.trim();
-  if (globalValue) {
-    // A user (or remote) value belongs to no workspace: relative to the home folder, never to
-    // whichever folder happens to be open or to the process's working directory.
-    return {
-      value: globalValue,
-      source: vscode.env.remoteName ? 'remote settings' : 'user settings',
-      base: os.homedir(),
-      target: vscode.ConfigurationTarget.Global,
-    };
-  }
-  return undefined;
+/** The effective model.folder value seen from `scope` (folderValue.ts), with the level to write to. */
+function modelFolderValue(
+  scope: vscode.WorkspaceFolder | undefined,
+): (FolderValue & { target: vscode.ConfigurationTarget }) | undefined {
+  const inspected = vscode.workspace.getConfiguration(SECTION, scope?.uri).inspect<string>('model.folder');
+  const file = vscode.workspace.workspaceFile;
+  const v = effectiveFolderValue(inspected, {
+    folderPath: scope?.uri.fsPath,
+    multiRoot: file !== undefined,
+    workspaceFileDir: file?.scheme === 'file' ? path.dirname(file.fsPath) : undefined,
+    remote: !!vscode.env.remoteName,
+    home: os.homedir(),
+  });
+  return v && { ...v, target: TARGETS[v.level] };
 }
 
 /** Where Select Model writes: the scope that holds the effective value (else the user settings). */
@@ -208,12 +189,4 @@ function userSettingValue(file: string, key: string): string | undefined {
 /** "<folder> (from user settings)" / "<folder> (bundled)": the form every log line and Diagnose use. */
 export function describeFolder(s: Settings): string {
   return `${s.modelFolder} (${s.modelFolderSource === 'bundled' ? 'bundled' : `from ${s.modelFolderSource}`})`;
-}
-
-function resolveFolder(value: string, base: string): string {
-  let p = value;
-  if (p === '~' || p.startsWith('~/')) {
-    p = path.join(os.homedir(), p.slice(1));
-  }
-  return path.isAbsolute(p) ? p : path.join(base, p);
 }

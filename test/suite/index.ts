@@ -7,6 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Mocha from 'mocha';
 
+const LAST = 'deactivate.test.js';
+
 export function run(): Promise<void> {
   const mocha = new Mocha({
     ui: 'bdd',
@@ -15,10 +17,13 @@ export function run(): Promise<void> {
     reporter: 'spec',
     grep: process.env.DI_SUITE_GREP || undefined,
   });
-  for (const file of fs.readdirSync(__dirname).sort()) {
-    if (file.endsWith('.test.js')) {
-      mocha.addFile(path.join(__dirname, file));
-    }
+  // deactivate.test.js stops the extension's engine for good: it runs last.
+  const files = fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort((x, y) => Number(x === LAST) - Number(y === LAST) || x.localeCompare(y));
+  for (const file of files) {
+    mocha.addFile(path.join(__dirname, file));
   }
   return new Promise((resolve, reject) => {
     try {

@@ -188,12 +188,12 @@ describe('Infill Selection and Generate from Prompt', function () {
     const range = selectBody(editor);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     assert.strictEqual(s.state, 'running');
+    // The character lands where the cursor was parked: the end of the region's last line.
+    const parked = editor.document.offsetAt(editor.document.lineAt(range.end.line - 1).range.end);
     await vscode.commands.executeCommand('type', { text: 'x' });
     assert.strictEqual(s.state, 'cancelled');
     assert.match(s.reason ?? '', /edited/);
     await sleep(300);
-    // The character lands where the cursor was parked: the end of the region's last line.
-    const parked = editor.document.offsetAt(editor.document.lineAt(range.end.line - 1).range.end);
     const expected = SOURCE.slice(0, parked) + 'x' + SOURCE.slice(parked);
     assert.strictEqual(editor.document.getText(), expected, 'only the typed character is in the document');
     assert.match(outcomeLine(a, s.id) ?? '', /cancelled: the document was edited/);

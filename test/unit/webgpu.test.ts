@@ -478,5 +478,52 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
       assert.equal(gpu.completion, cpu.completion);
       assert.equal(gpu.nfe, cpu.nfe);
     });
+
+    // Refine Selection and the confidence lens run on the same predictor: their scores and rewrite must
+    // not depend on the provider either.
+    async function scoreAndRefine(provider: 'cpu' | 'webgpu') {
+      const c = new EngineClient({ enginePath: ENGINE_ENTRY });
+      clients.push(c);
+      const info = await c.load({ modelDir: DEFAULT_DIR, executionProvider: provider, threads: 1 });
+      assert.equal(
+        info.executionProvider,
+        provider,
+        `engine process on ${provider}: ${info.fallbackReason ?? ''}`,
+      );
+      const region = {
+        prefix: 'def is_even(n):\n',
+        text: '    return n % 2 == 0\n',
+        suffix: '\n\nprint(is_even(4))\n',
+        languageId: 'python',
+        groups: 4,
+      };
+      const scores = await c.score(region);
+      // The lowest score as the threshold: a refinement with at least one re-masked token.
+      const threshold = Math.min(...scores.tokens.map((t) => t.prob)) + 1e-6;
+      const refined = await c.refine(
+        { ...region, threshold, snapshotIntervalMs: 0, sampler: { strategy: 'guarded', temperature: 0 } },
+        () => undefined,
+      );
+      c.dispose();
+      return { scores, refined };
+    }
+
+    it('Refine Selection and the lens: webgpu scores within 1e-4 of cpu, the same rewrite (models/default)', async () => {
+      const cpu = await scoreAndRefine('cpu');
+      const gpu = await scoreAndRefine('webgpu');
+      assert.ok(cpu.scores.tokens.length >= 5, 'the region was scored token by token');
+      assert.deepEqual(
+        gpu.scores.tokens.map((t) => [t.start, t.end, t.rank]),
+        cpu.scores.tokens.map((t) => [t.start, t.end, t.rank]),
+      );
+      const delta = Math.max(
+        ...cpu.scores.tokens.map((t, i) => Math.abs(t.prob - gpu.scores.tokens[i].prob)),
+      );
+      assert.ok(delta < 1e-4, `max |Δp| ${delta}`);
+      assert.ok(cpu.refined.remasked.length >= 1, 'a token was re-masked');
+      assert.deepEqual(gpu.refined.remasked, cpu.refined.remasked);
+      assert.equal(gpu.refined.text, cpu.refined.text);
+      assert.equal(gpu.refined.passes, cpu.refined.passes);
+    });
   });
 });
