@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/export_scale.py --shape open-dcoder-0.5b --out /tmp/scale [--fp16] [--ort]
     /usr/bin/python3 bench/export_scale.py --shape dream-7b --out /tmp/scale --fp16-compute   # ~30 GB of disk
+    /usr/bin/python3 bench/export_scale.py --shape qwen3-0.6b --out /tmp/scale   # dllm A2D layout (q/k norm, head_dim 128)
 
 Writes OUT/checkpoint (Hugging Face layout: config.json like the real one, BF16 safetensors shards + index,
 a synthetic byte-level tokenizer.json with the real vocabulary size and special-token ids), runs the converter
@@ -27,6 +28,8 @@ if ROOT not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from models.export import bench_dtypes, tiny  # noqa: E402
+from models.export.checkpoint import expected_shapes, inspect_checkpoint  # noqa: E402
 from models.export.safetensors_io import INDEX_FILE, f32_to_bf16_bits  # noqa: E402
 from models.export.tiny import N_BYTES, bytes_to_unicode  # noqa: E402
 
@@ -51,6 +54,18 @@ SHAPES = {
         "specials": {**QWEN_SPECIALS, 151665: "<|beginoftext|>", 151666: "<|mask|>"},
         "tokenizer_config": {},
     },
+    # Qwen3-0.6B in dllm's A2D layout (Qwen3-0.6B-diffusion-mdlm): sizes from models/export/bench_dtypes.py's table
+    "qwen3-0.6b": {
+        "config": bench_dtypes.SHAPES["qwen3-0.6b"],
+        "specials": bench_dtypes.QWEN_SPECIALS,
+        "tokenizer_config": bench_dtypes.TOKENIZER_CONFIG,
+    },
+    # The same layout at models/export/tiny.py's qwen3-tiny sizes (the device script's smoke run, on any machine)
+    "qwen3-tiny": {
+        "config": tiny.qwen3_config(tied=True),
+        "specials": {N_BYTES + i: s for i, s in enumerate(tiny.QWEN3_SPECIALS)},
+        "tokenizer_config": tiny.QWEN3_TOKENIZER_CONFIG,
+    },
 }  # fmt: skip
 
 
@@ -74,22 +89,13 @@ def write_tokenizer(path: str, specials: dict) -> None:
         json.dump(tok, f)
 
 
-def tensor_shapes(cfg: dict) -> dict:
-    h, i, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
-    heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    d = h // heads
-    shapes = {"model.embed_tokens.weight": (v, h), "model.norm.weight": (h,)}
-    for n in range(cfg["num_hidden_layers"]):
-        p = f"model.layers.{n}."
-        shapes.update({p + "input_layernorm.weight": (h,), p + "post_attention_layernorm.weight": (h,),
-                       p + "self_attn.q_proj.weight": (heads * d, h), p + "self_attn.q_proj.bias": (heads * d,),
-                       p + "self_attn.k_proj.weight": (kv * d, h), p + "self_attn.k_proj.bias": (kv * d,),
-                       p + "self_attn.v_proj.weight": (kv * d, h), p + "self_attn.v_proj.bias": (kv * d,),
-                       p + "self_attn.o_proj.weight": (h, heads * d), p + "mlp.gate_proj.weight": (i, h),
-                       p + "mlp.up_proj.weight": (i, h), p + "mlp.down_proj.weight": (h, i)})  # fmt: skip
-    if not cfg["tie_word_embeddings"]:
-        shapes["lm_head.weight"] = (v, h)
-    return shapes
+def tensor_shapes(directory: str, vocab: int) -> dict:
+    """Checkpoint tensor names and shapes as the converter expects them for the config.json and tokenizer already
+    in `directory` (models/export/checkpoint.py: every family's layout, q/k norms, biases, tied heads), with the
+    embedding and head at the config's `vocab` rows (the real ones are padded past the tokenizer's size)."""
+    spec = inspect_checkpoint(directory, open_weights=False)
+    shapes = {spec.sources[p]: s for p, s in expected_shapes(spec.arch).items()}
+    return {n: ((vocab,) + s[1:] if "embed" in n or "lm_head" in n else s) for n, s in shapes.items()}
 
 
 def write_checkpoint(directory: str, shape: str, shard_bytes: int = 4 * 1024**3, fast: bool = False) -> None:
@@ -103,7 +109,7 @@ def write_checkpoint(directory: str, shape: str, shard_bytes: int = 4 * 1024**3,
     write_tokenizer(os.path.join(directory, "tokenizer.json"), spec["specials"])
     with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(spec["tokenizer_config"], f)
-    shapes = tensor_shapes(cfg)
+    shapes = tensor_shapes(directory, cfg["vocab_size"])
     rng = np.random.default_rng(0)
     block = rng.standard_normal(1 << 20, dtype=np.float32)
     groups, current, size = [], [], 0

@@ -4,16 +4,28 @@
 # compressed Node, the runtime npm packages + out/, and Debian's Vulkan loader into .devcarry/.
 #
 #   device run:  command "bash bench/device/webgpu-bench.sh", carry [".devcarry"], timeout_s 570
-#   smoke test on a machine without a GPU (lavapipe, tiny shapes, no Open-dCoder export):
+#   smoke test on a machine without a GPU (lavapipe; the tiny Qwen2 checkpoint of models/export/tiny.py and
+#   export_scale.py's qwen3-tiny shape in place of the two 0.5B-class exports):
 #     DI_DEVICE_SMOKE=1 OUT=/tmp/out bash bench/device/webgpu-bench.sh
 #
-# Measures, each stage independent (a failing stage is logged and the next one runs):
-#   1. the WebGPU probe: adapter name (Vulkan loader), shader-f16;
-#   2. models/default: ms per step at L = 128/256/512/1024, webgpu and cpu;
-#   3. random-weight Open-dCoder-0.5B (Qwen2) exports built HERE (bench/export_scale.py; 2 GB fp32 cannot
-#      travel): fp32 and --fp16-compute, ms per step at L = 128/256/512/1024 on webgpu (fp32, fp16) and cpu;
-#   4. a 64-token hole end to end in the engine process (webgpu, cpu) on the same export.
-# Writes $OUT/log.txt (with the probe's verdict) and one JSON per run (7: the device returns 8 files).
+# Measures, each stage independent (a failing stage is logged and the next one runs), in this order (the most
+# wanted first: a stage starts only while 60 s of the budget are left); estimated H200-host times in brackets:
+#   1. unpack Node + runtime [~10 s]; the WebGPU probe: adapter name (Vulkan loader), shader-f16 [~2 s];
+#   2. models/default: ms per step at L = 128/256/512/1024, webgpu [~15 s] and cpu [~10 s];
+#   3. random-weight exports built HERE (bench/export_scale.py; 2 GB fp32 graphs cannot travel), fp32 and
+#      --fp16-compute each: Qwen3-0.6B (dllm A2D layout) in the BACKGROUND [~60-90 s + ~80-110 s] while
+#      Open-dCoder-0.5B (Qwen2) exports in the foreground [~60-90 s + ~60-90 s]; then ms per step at
+#      L = 128/256/512/1024: Open-dCoder webgpu fp16, fp32 [~30 s each, while the Qwen3 export may still run:
+#      the JSON says so]; wait for the Qwen3 export; Qwen3 webgpu fp16, fp32 [~35 s each]; cpu (nothing in
+#      the background) Open-dCoder [~40 s], Qwen3 [~50 s];
+#   4. a 64-token hole end to end in the engine process, webgpu: Open-dCoder [~40 s], the same with row
+#      buckets (DI_ROW_BUCKETS=1) [~40 s], Qwen3 [~45 s] (the last is the first to be skipped on budget).
+#   Estimates, not measurements (2-core figures in docs/byo-model.md: converts 121-208 s, ORT loads ~70 s):
+#   ~480-560 s in all, so the tail of stage 4 may be skipped.
+# Writes 4 files of the 8 the device returns: $OUT/log.txt (with the probe's verdict and every stage's
+# status) and one JSON per model, each run's bench/speed.js JSON under its stage name (plus the probe,
+# and export_scale.py's convert time / peak RSS / file sizes as "export-fp32"): default.json, odc.json,
+# qwen3.json.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
@@ -75,13 +87,32 @@ if [ "$SMOKE" != "1" ]; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 fi
 
+PY="${DI_PYTHON:-python3}"
+mkdir -p "$WORK/json"
+fold() { # file stage json: the run's JSON under "stage" in $OUT/<file>.json (one file per model: 8 come back)
+  [ -f "$3" ] || return 0
+  "$PY" - "$OUT/$1.json" "$2" "$3" "${4:-}" <<'PY'
+import json, os, sys
+dst, name, src, note = sys.argv[1:]
+doc = json.load(open(dst)) if os.path.exists(dst) else {}
+doc[name] = json.load(open(src))
+if note and isinstance(doc[name], dict):
+    doc[name]["device_script_note"] = note
+with open(dst + ".tmp", "w") as f:
+    json.dump(doc, f, indent=1)
+os.replace(dst + ".tmp", dst)
+PY
+}
+
 stage "WebGPU probe"
 "$NODE" -e "
 const { probeWebGpu } = require('./out/src/engine/webgpuProbe.js');
 const p = probeWebGpu();
 console.log(JSON.stringify(p));
+require('fs').writeFileSync('$WORK/json/probe.json', JSON.stringify(p));
 if (!p.ok) process.exitCode = 1;
 " || echo "--- probe: WebGPU unavailable (the webgpu runs below fall back to cpu and say so)"
+fold default probe "$WORK/json/probe.json"
 
 if [ "$SMOKE" = "1" ]; then
   LENGTHS=64,128
@@ -90,18 +121,46 @@ else
   LENGTHS=128,256,512,1024
   RUNS=5
 fi
-speed() { # name model-dir extra-args...
-  local name="$1" model="$2"
+BG=""
+bench() { # file stage speed.js-args...: one bench/speed.js run, its JSON folded into $OUT/<file>.json
+  local file="$1" name="$2" note=""
   shift 2
-  timeout "${LEFT:-$BUDGET_S}" "$NODE" out/bench/speed.js --model "$model" --lengths "$LENGTHS" --no-write --no-child \
-    --out "$OUT/$name.json" --plot "$WORK/$name.png" "$@"
+  rm -f "$WORK/json/$name.json"
+  [ -n "$BG" ] && kill -0 "$BG" 2>/dev/null && note="ran while the $Q3_SHAPE export was running in the background"
+  timeout "${LEFT:-$BUDGET_S}" "$NODE" out/bench/speed.js --no-write --out "$WORK/json/$name.json" \
+    --plot "$WORK/$name.png" "$@"
+  local rc=$?
+  fold "$file" "$name" "$WORK/json/$name.json" "$note"
+  return $rc
+}
+speed() { # file stage model-dir extra-args...: ms per step at $LENGTHS
+  local file="$1" name="$2" model="$3"
+  shift 3
+  bench "$file" "$name" --model "$model" --lengths "$LENGTHS" --no-child "$@"
+}
+hole() { # file stage model-dir: a 64-token hole in the engine process (guarded decoding), webgpu
+  local file="$1" name="$2" model="$3"
+  shift 3
+  bench "$file" "$name" --model "$model" --ep webgpu --lengths 128 --runs 3 --loads 1 --hole 64 "$@"
+}
+# The same with the row count padded to powers of two (session.ts: keep it only if it helps here).
+hole_buckets() { DI_ROW_BUCKETS=1 hole "$@"; }
+with_fp16() { # model-dir fp16-dir: one folder, both graphs: the engine takes "onnx_fp16" on a shader-f16
+  # adapter, "onnx" otherwise
+  [ -f "$1/model.json" ] && [ -f "$2/model.onnx" ] || return 0
+  "$PY" - "$1/model.json" "$2/model.onnx" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["onnx_fp16"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"), indent=1)
+PY
 }
 
 # --- 2. models/default -----------------------------------------------------------------------------
-run default-webgpu speed default-webgpu models/default --ep webgpu --runs "$RUNS"
-run default-cpu speed default-cpu models/default --ep cpu --runs "$RUNS"
+run default-webgpu speed default default-webgpu models/default --ep webgpu --runs "$RUNS"
+run default-cpu speed default default-cpu models/default --ep cpu --runs "$RUNS"
 
-# --- 3. Open-dCoder-0.5B shape, random weights, exported here ------------------------------------------
+# --- 3. random-weight exports built HERE (bench/export_scale.py; 2 GB fp32 graphs cannot travel) ------
 # torch >= 2.9 makes the dynamo exporter the default; the converter relies on the TorchScript tracer.
 mkdir -p "$WORK/py"
 cat >"$WORK/py/sitecustomize.py" <<'PY'
@@ -114,44 +173,68 @@ except Exception:
     pass
 PY
 export PYTHONPATH="$WORK/py${PYTHONPATH:+:$PYTHONPATH}"
-PY="${DI_PYTHON:-python3}"
+# Qwen3-0.6B (dllm A2D layout): both exports in the background, while the Open-dCoder ones run here and
+# its WebGPU stages measure (the CPU stages wait until it is done). The smoke run takes the same path at
+# models/export/tiny.py's qwen3-tiny sizes.
+if [ "$SMOKE" = "1" ]; then Q3_SHAPE=qwen3-tiny; else Q3_SHAPE=qwen3-0.6b; fi
+Q3="$WORK/q3/model"
+Q316="$WORK/q316/model"
+[ "$SMOKE" = "1" ] && rm -rf "$WORK/q3" "$WORK/q316"
+(
+  run q3-export-fp32 "$PY" bench/export_scale.py --shape "$Q3_SHAPE" --out "$WORK/q3" --fast-random &&
+    [ -f "$Q3/model.json" ] &&
+    run q3-export-fp16 "$PY" -m models.export.convert --checkpoint "$WORK/q3/checkpoint" --out "$Q316" \
+      --name "$Q3_SHAPE-fp16" --fp16-compute
+) > >(sed -u 's/^/  [qwen3 export] /') 2>&1 &
+BG=$!
+
 if [ "$SMOKE" = "1" ]; then
   # The same path on the tiny Qwen2-shape checkpoint (copied: the unit tests use the original folder).
   TINY="$ROOT/test-artifacts/exported"
   [ -f "$TINY/opendcoder-tiny/model.json" ] || "$PY" -m models.export.tiny --out "$TINY"
   rm -rf "$WORK/odc" "$WORK/odc16" && cp -r "$TINY/opendcoder-tiny" "$WORK/odc"
-  run export-fp16 "$PY" -m models.export.convert --checkpoint "$TINY/checkpoints/opendcoder-tiny" \
+  run odc-export-fp16 "$PY" -m models.export.convert --checkpoint "$TINY/checkpoints/opendcoder-tiny" \
     --out "$WORK/odc16" --name opendcoder-tiny-fp16 --fp16-compute
   ODC="$WORK/odc"
   ODC16="$WORK/odc16"
 else
-  run export-fp32 "$PY" bench/export_scale.py --shape open-dcoder-0.5b --out "$WORK/odc" --fast-random
-  run export-fp16 "$PY" -m models.export.convert --checkpoint "$WORK/odc/checkpoint" --out "$WORK/odc16/model" \
+  run odc-export-fp32 "$PY" bench/export_scale.py --shape open-dcoder-0.5b --out "$WORK/odc" --fast-random
+  run odc-export-fp16 "$PY" -m models.export.convert --checkpoint "$WORK/odc/checkpoint" --out "$WORK/odc16/model" \
     --name open-dcoder-0.5b-fp16 --fp16-compute
   ODC="$WORK/odc/model"
   ODC16="$WORK/odc16/model"
+  fold odc export-fp32 "$WORK/odc/result.json"
 fi
-if [ -f "$ODC/model.json" ] && [ -f "$ODC16/model.onnx" ]; then
-  # One folder, both graphs: the engine takes "onnx_fp16" on a shader-f16 adapter, "onnx" otherwise.
-  "$PY" - "$ODC/model.json" "$ODC16/model.onnx" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))
-m["onnx_fp16"] = sys.argv[2]
-json.dump(m, open(sys.argv[1], "w"), indent=1)
-PY
+with_fp16 "$ODC" "$ODC16"
+HAVE_ODC=0
+[ -f "$ODC/model.json" ] && HAVE_ODC=1
+[ "$HAVE_ODC" = 1 ] || echo "--- no Open-dCoder export: its stages are skipped"
+if [ "$HAVE_ODC" = 1 ]; then
+  run odc-webgpu-fp16 speed odc odc-webgpu-fp16 "$ODC" --ep webgpu --runs "$RUNS"
+  run odc-webgpu-fp32 speed odc odc-webgpu-fp32 "$ODC" --ep webgpu --fp32 --runs "$RUNS"
 fi
-if [ -f "$ODC/model.json" ]; then
-  run odc-webgpu-fp16 speed odc-webgpu-fp16 "$ODC" --ep webgpu --runs "$RUNS"
-  run odc-webgpu-fp32 speed odc-webgpu-fp32 "$ODC" --ep webgpu --fp32 --runs "$RUNS"
-  run odc-cpu speed odc-cpu "$ODC" --ep cpu --runs 2
-  # --- 4. a 64-token hole in the engine process (guarded decoding) -----------------------------------
-  run odc-hole-webgpu "$NODE" out/bench/speed.js --model "$ODC" --ep webgpu --lengths 128 --runs 3 --loads 1 \
-    --hole 64 --no-write --out "$OUT/odc-hole-webgpu.json" --plot "$WORK/hole.png"
-  # The same with the row count padded to powers of two (session.ts: keep it only if it helps here).
-  run odc-hole-webgpu-buckets env DI_ROW_BUCKETS=1 "$NODE" out/bench/speed.js --model "$ODC" --ep webgpu --lengths 128 \
-    --runs 3 --loads 1 --hole 64 --no-write --out "$OUT/odc-hole-webgpu-buckets.json" --plot "$WORK/hole.png"
-else
-  echo "--- no Open-dCoder export: stages 3 and 4 skipped"
+
+# Bounded: every stage in the background runs under the same budget.
+stage "waiting for the $Q3_SHAPE export (background)"
+wait "$BG"
+BG=""
+fold qwen3 export-fp32 "$WORK/q3/result.json"
+with_fp16 "$Q3" "$Q316"
+HAVE_Q3=0
+[ -f "$Q3/model.json" ] && HAVE_Q3=1
+[ "$HAVE_Q3" = 1 ] || echo "--- no $Q3_SHAPE export: its stages are skipped"
+if [ "$HAVE_Q3" = 1 ]; then
+  run q3-webgpu-fp16 speed qwen3 q3-webgpu-fp16 "$Q3" --ep webgpu --runs "$RUNS"
+  run q3-webgpu-fp32 speed qwen3 q3-webgpu-fp32 "$Q3" --ep webgpu --fp32 --runs "$RUNS"
 fi
+[ "$HAVE_ODC" = 1 ] && run odc-cpu speed odc odc-cpu "$ODC" --ep cpu --runs 2
+[ "$HAVE_Q3" = 1 ] && run q3-cpu speed qwen3 q3-cpu "$Q3" --ep cpu --runs 2
+
+# --- 4. a 64-token hole in the engine process, end to end --------------------------------------------
+if [ "$HAVE_ODC" = 1 ]; then
+  run odc-hole-webgpu hole odc odc-hole-webgpu "$ODC"
+  run odc-hole-webgpu-buckets hole_buckets odc odc-hole-webgpu-buckets "$ODC"
+fi
+[ "$HAVE_Q3" = 1 ] && run q3-hole-webgpu hole qwen3 q3-hole-webgpu "$Q3"
 stage "done; files in $OUT"
 ls -l "$OUT"

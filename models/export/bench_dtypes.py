@@ -44,6 +44,7 @@ SHAPES = {
                        vocab_size=151936, max_position_embeddings=32768, rope_theta=1000000.0, rms_norm_eps=1e-6,
                        tie_word_embeddings=True, hidden_act="silu", eos_token_id=151643),
 }  # fmt: skip
+TOKENIZER_CONFIG = {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>"}
 
 
 def write_tokenizer(path: str, specials: dict) -> None:
@@ -67,7 +68,7 @@ def write_checkpoint(directory: str, shape: str) -> None:
         json.dump(dict(SHAPES[shape], torch_dtype="bfloat16"), f, indent=2)
     write_tokenizer(os.path.join(directory, "tokenizer.json"), QWEN_SPECIALS)
     with open(os.path.join(directory, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-        json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>"}, f)
+        json.dump(TOKENIZER_CONFIG, f)
     spec = inspect_checkpoint(directory, open_weights=False)
     shapes = {spec.sources[p]: s for p, s in expected_shapes(spec.arch).items()}
     shapes = {n: ((SHAPES[shape]["vocab_size"],) + s[1:] if "embed" in n or "lm_head" in n else s)

@@ -290,6 +290,7 @@ def write_llama(ckpt: str, seed: int = 4) -> None:
 
 
 QWEN3_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|mask|>"]
+QWEN3_TOKENIZER_CONFIG = {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>", "bos_token": None}
 
 
 def qwen3_config(tied: bool, **over) -> dict:
@@ -333,10 +334,7 @@ def write_qwen3(ckpt: str, seed: int = 6, tied: bool = True) -> None:
     cfg = qwen3_config(tied)
     _write_json(os.path.join(ckpt, "config.json"), cfg)
     _write_json(os.path.join(ckpt, "tokenizer.json"), tokenizer_json(QWEN3_SPECIALS))
-    _write_json(
-        os.path.join(ckpt, "tokenizer_config.json"),
-        {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "mask_token": "<|mask|>", "bos_token": None},
-    )
+    _write_json(os.path.join(ckpt, "tokenizer_config.json"), QWEN3_TOKENIZER_CONFIG)
     tensors = _hf_tensors(cfg, np.random.default_rng(seed), "hf", tied=tied, qkv_bias=False)
     save_file(tensors, os.path.join(ckpt, "model.safetensors"), dtype="BF16")
 
