@@ -109,10 +109,11 @@ export function toLf(text: string): string {
  * Whether an insertion at the ghost text's anchor is VS Code inserting (all or the start of) our
  * ghost text (inline-suggest commit, accept word/line, the hover toolbar) rather than a person
  * typing. One character is treated as typing: that is what a keystroke inserts, and a keystroke that
- * matches the ghost text must stay the user's.
+ * matches the ghost text must stay the user's. So is one line break with indentation: Enter with
+ * auto-indent, which at a line-end anchor matches the start of every whole-line preview.
  */
 export function isGhostTextInsertion(inserted: string, frameText: string, eol: '\n' | '\r\n'): boolean {
-  if (inserted.length < 2 || frameText.length === 0) {
+  if (inserted.length < 2 || frameText.length === 0 || /^[ \t]*\r?\n[ \t]*$/.test(inserted)) {
     return false;
   }
   const frame = eol === '\n' ? frameText : frameText.replace(/\r?\n/g, eol);

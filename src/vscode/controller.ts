@@ -159,13 +159,18 @@ export class InfillController implements vscode.Disposable {
       e.contentChanges.length === 1 ? this.insertionAtAnchor(s, e.contentChanges[0], e.document) : undefined;
     if (
       inserted !== undefined &&
-      [this.renderer.current?.text, s.lastFrame].some(
-        (frame) => frame !== undefined && isGhostTextInsertion(inserted, frame, eolOf(e.document)),
-      )
+      [...s.ghostTexts].some((frame) => isGhostTextInsertion(inserted, frame, eolOf(e.document)))
     ) {
       this.onGhostTextInserted(s, inserted, e.document);
       return;
     }
+    const c = e.contentChanges
+      .map(
+        (x) =>
+          `${x.range.start.line + 1}:${x.range.start.character + 1} -${x.rangeLength} +${JSON.stringify(x.text.slice(0, 40))}`,
+      )
+      .join(', ');
+    this.log.debug(`request #${s.id} document edited at ${c}`);
     this.cancel('the document was edited');
   }
 
@@ -309,7 +314,7 @@ export class InfillController implements vscode.Disposable {
   /** Queues `text` (shownText of a frame or the completion) as the session's ghost text. */
   private queueFrame(s: PreviewSession, text: string): void {
     const ghost = ghostTextAt(text, s.lineEndAnchor);
-    s.lastFrame = ghost;
+    s.ghostTexts.add(ghost);
     this.frames.queue(
       {
         editor: s.spec.editor,

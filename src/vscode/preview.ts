@@ -74,8 +74,11 @@ export class PreviewSession {
   reason?: string;
   /** The region's text when the session started (its final newline is kept on accept). */
   readonly regionText: string;
-  /** The last text queued as ghost text (what VS Code's own accept could insert). */
-  lastFrame?: string;
+  /**
+   * Every text queued as ghost text in this session: what VS Code's own accept could insert (it can
+   * commit a frame older than the last one it was given).
+   */
+  readonly ghostTexts = new Set<string>();
   /** A document change arrived while the accept's edit was in flight. */
   editedWhileAccepting = false;
   private readonly settled: Promise<SessionState>;

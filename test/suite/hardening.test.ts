@@ -8,11 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TestHooks } from '../../src/extension';
+import type { PreviewSession } from '../../src/vscode/preview';
 import {
   api,
   closeAllEditors,
   fixtureModel,
   openFile,
+  recordedResult,
   resetSettings,
   scratchDir,
   setSetting,
@@ -196,7 +198,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     assert.strictEqual(text, LINES[0] + '\n' + completion + tail);
   });
 
-  it("VS Code's own inline-suggest accept of a whole-line preview writes what Tab would", async () => {
+  it("VS Code's own inline-suggest accept of a whole-line preview writes what Tab would, or is taken back", async () => {
     const editor = await openFile(SOURCE);
     editor.selection = new vscode.Selection(1, 0, 5, 0); // lines 2-5 with the newline of line 5
     const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -205,7 +207,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     const ghost = '\n' + completion.slice(0, -1);
     await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === ghost);
     // VS Code's commit does nothing while its ghost text is being refreshed (the keep-alive re-shows it):
-    // try again until it inserts; whatever it inserts must then become a proper accept.
+    // try again until it inserts something.
     for (let i = 0; i < 10 && s.state === 'ready'; i++) {
       await sleep(300);
       await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
@@ -213,8 +215,47 @@ describe('hardening: nothing lost, nothing surprising', function () {
     }
     await waitForState(s, ['accepted', 'cancelled'], 5000);
     const tail = SOURCE.slice(SOURCE.indexOf('\n\ndef is_even'));
-    assert.strictEqual(s.state, 'accepted', s.reason);
-    assert.strictEqual(editor.document.getText(), LINES[0] + '\n' + completion + tail);
+    const text = editor.document.getText();
+    if (s.state === 'accepted') {
+      assert.strictEqual(text, LINES[0] + '\n' + completion + tail, 'the whole preview: what Tab writes');
+    } else {
+      // VS Code may commit a frame older than the last one it was given (seen in full-suite runs): a
+      // placeholder frame is not the result, so it is taken out again and the user told.
+      assert.match(s.reason ?? '', /VS Code inserted the preview text by itself/);
+      assert.strictEqual(text, SOURCE, 'the stale frame was taken out again');
+    }
+  });
+
+  it('Enter at the parked cursor of a whole-line preview is typing: the preview is cancelled, the line break stays', async () => {
+    // A recorded reply whose first line is indented like line 5 (the fixture model writes no indentation):
+    // the preview then starts with what Enter with auto-indent inserts at the end of line 5.
+    const realInfill = a.engine.infill;
+    a.engine.infill = async () => recordedResult('    a = n\n    return a\n');
+    let s: PreviewSession;
+    const editor = await openFile(SOURCE);
+    try {
+      editor.selection = new vscode.Selection(1, 0, 5, 0);
+      s = await startSession(a, 'diffusionInfill.infillSelection');
+      await waitForState(s, ['ready']);
+    } finally {
+      a.engine.infill = realInfill;
+    }
+    await waitFor(
+      'the preview provided to VS Code',
+      () => a.renderer.provided.at(-1) === '\n    a = n\n    return a',
+    );
+    await vscode.commands.executeCommand('type', { text: '\n' });
+    await waitForState(s, ['cancelled'], 5000);
+    assert.match(s.reason ?? '', /the document was edited/);
+    const anchor = SOURCE.indexOf('    return a') + '    return a'.length;
+    const text = editor.document.getText();
+    assert.strictEqual(text.slice(0, anchor), SOURCE.slice(0, anchor));
+    assert.strictEqual(text.slice(text.length - (SOURCE.length - anchor)), SOURCE.slice(anchor));
+    assert.match(
+      text.slice(anchor, text.length - (SOURCE.length - anchor)),
+      /^\n[ \t]*$/,
+      'the Enter stayed',
+    );
   });
 
   it('Select Model writes where the effective value lives (a workspace value would shadow a user one)', async () => {

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import type { InfillResult, Snapshot } from '../../src/engine/protocol';
 import type { TestHooks } from '../../src/extension';
 import type { PreviewSession, SessionState } from '../../src/vscode/preview';
 
@@ -120,4 +121,29 @@ export async function startSession(
 export function outcomeLine(a: TestHooks, id: number): string | undefined {
   const re = new RegExp(`^request #${id} (accepted|rejected|cancelled|no model|error|refused)\\b`);
   return a.log.entries.find((e) => re.test(e.message))?.message;
+}
+
+/** A recorded engine snapshot (tests that replace `engine.infill` to pin the model's side). */
+export function recordedSnapshot(step: number, text: string, masksLeft: number): Snapshot {
+  return { requestId: 0, step, maxSteps: 4, text, masksLeft, canvasLength: 12, nfe: step, elapsedMs: step };
+}
+
+/** A recorded engine result with `completion` as its only candidate. */
+export function recordedResult(completion: string): InfillResult {
+  return {
+    requestId: 0,
+    completion,
+    nfe: 3,
+    nfeRows: 3,
+    confidence: 0.9,
+    unsure: false,
+    candidates: [{ completion, confidence: 0.9, unsure: false, canvasLength: 12, tokens: 8 }],
+    lengths: [{ tokens: 12, score: -0.1 }],
+    steps: 3,
+    canvasLength: 12,
+    tokens: 8,
+    firstFrameMs: 1,
+    ms: 3,
+    notes: [],
+  };
 }

@@ -12,6 +12,8 @@ import {
   closeAllEditors,
   fixtureModel,
   openFile,
+  recordedResult,
+  recordedSnapshot,
   resetSettings,
   setSetting,
   sleep,
@@ -32,29 +34,6 @@ const LINES = [
   '',
 ];
 const SOURCE = LINES.join('\n');
-
-function snapshot(step: number, text: string, masksLeft: number): Snapshot {
-  return { requestId: 0, step, maxSteps: 4, text, masksLeft, canvasLength: 12, nfe: step, elapsedMs: step };
-}
-
-function result(completion: string): InfillResult {
-  return {
-    requestId: 0,
-    completion,
-    nfe: 3,
-    nfeRows: 3,
-    confidence: 0.9,
-    unsure: false,
-    candidates: [{ completion, confidence: 0.9, unsure: false, canvasLength: 12, tokens: 8 }],
-    lengths: [{ tokens: 12, score: -0.1 }],
-    steps: 3,
-    canvasLength: 12,
-    tokens: 8,
-    firstFrameMs: 1,
-    ms: 3,
-    notes: [],
-  };
-}
 
 describe('preview render: what the ghost text shows is what Tab writes', function () {
   let a: TestHooks;
@@ -90,11 +69,11 @@ describe('preview render: what the ghost text shows is what Tab writes', functio
           reject(Object.assign(new Error('aborted'), { name: 'AbortError' })),
         );
         void (async () => {
-          onSnapshot(snapshot(1, frames[0], 7));
+          onSnapshot(recordedSnapshot(1, frames[0], 7));
           await sleep(400);
-          onSnapshot(snapshot(2, frames[1], 2));
+          onSnapshot(recordedSnapshot(2, frames[1], 2));
           await sleep(400);
-          resolve(result(completion));
+          resolve(recordedResult(completion));
         })();
       });
     const editor = await openFile(SOURCE);

@@ -52,6 +52,17 @@ describe('accept text', () => {
     assert.equal(isGhostTextInsertion('x\r\ny', 'x\ny', '\r\n'), true, 'inserted in CRLF');
     assert.equal(isGhostTextInsertion('    ', '    return b', '\n'), true, 'accept word');
     assert.equal(isGhostTextInsertion(' ', '    return b', '\n'), false, 'one keystroke is typing');
+    assert.equal(
+      isGhostTextInsertion('\n    ', '\n    return b', '\n'),
+      false,
+      'Enter with auto-indent is typing',
+    );
+    assert.equal(isGhostTextInsertion('\r\n\t', '\n\treturn b', '\r\n'), false, 'Enter in CRLF');
+    assert.equal(
+      isGhostTextInsertion('\n    return', '\n    return b', '\n'),
+      true,
+      'accept word after the line break',
+    );
     assert.equal(isGhostTextInsertion('xy', '    return b', '\n'), false, 'not the ghost text');
     assert.equal(isGhostTextInsertion('ab', '', '\n'), false, 'nothing shown');
   });
