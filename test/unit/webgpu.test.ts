@@ -451,9 +451,8 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
       };
     });
 
-    async function run(
-      provider: 'cpu' | 'webgpu',
-    ): Promise<{ steps: string[]; completion: string; nfe: number }> {
+    /** An engine process with models/default loaded on `provider` (no silent fallback). */
+    async function engineOn(provider: 'cpu' | 'webgpu'): Promise<EngineClient> {
       const c = new EngineClient({ enginePath: ENGINE_ENTRY });
       clients.push(c);
       const info = await c.load({ modelDir: DEFAULT_DIR, executionProvider: provider, threads: 1 });
@@ -462,6 +461,13 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
         provider,
         `engine process on ${provider}: ${info.fallbackReason ?? ''}`,
       );
+      return c;
+    }
+
+    async function run(
+      provider: 'cpu' | 'webgpu',
+    ): Promise<{ steps: string[]; completion: string; nfe: number }> {
+      const c = await engineOn(provider);
       const steps: string[] = [];
       const result = await c.infill(request, (s: Snapshot) =>
         steps.push(`${s.step}:${s.masksLeft}:${s.text}`),
@@ -482,14 +488,7 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
     // Refine Selection and the confidence lens run on the same predictor: their scores and rewrite must
     // not depend on the provider either.
     async function scoreAndRefine(provider: 'cpu' | 'webgpu') {
-      const c = new EngineClient({ enginePath: ENGINE_ENTRY });
-      clients.push(c);
-      const info = await c.load({ modelDir: DEFAULT_DIR, executionProvider: provider, threads: 1 });
-      assert.equal(
-        info.executionProvider,
-        provider,
-        `engine process on ${provider}: ${info.fallbackReason ?? ''}`,
-      );
+      const c = await engineOn(provider);
       const region = {
         prefix: 'def is_even(n):\n',
         text: '    return n % 2 == 0\n',
