@@ -103,8 +103,9 @@ describe('soak: seeded random operations in the real extension host', function (
     a = await api();
     await setSetting('model.folder', fixtureModel());
     await setSetting('sampler.strategy', 'threshold');
-    // The model of expected edits assumes one Tab accepts a non-empty result; the two-Tab unsure flow is
-    // pinned in decoding.test.ts.
+    // Starts with one Tab accepting (unsureBelow 0); the settings operation switches to the default 0.5
+    // and back. With the fixture model most results are then unsure: a Tab only arms and the next one
+    // inserts (the model of edits follows accepts as they happen, so both flows are soaked).
     await setSetting('sampler.unsureBelow', 0);
   });
 
@@ -161,7 +162,11 @@ describe('soak: seeded random operations in the real extension host', function (
     let acceptedCount = 0;
     let acceptBytes = 0;
     const problems: string[] = [];
+    const unsure = new Set<number>();
     const sub = a.controller.onDidChangeSession((s: PreviewSession) => {
+      if (s.result?.unsure) {
+        unsure.add(s.id);
+      }
       if (s.state !== 'accepted' || applied.has(s.id)) {
         return;
       }
@@ -311,13 +316,15 @@ describe('soak: seeded random operations in the real extension host', function (
         a.engine.kill();
       },
       settings: async () => {
-        const which = int(3);
+        const which = int(4);
         if (which === 0) {
           await setSetting('sampler.strategy', pick(['threshold', 'guarded']));
         } else if (which === 1) {
           await setSetting('preview.snapshotInterval', pick([0, 40]));
-        } else {
+        } else if (which === 2) {
           await setSetting('model.idleUnloadMinutes', pick([5, 10]));
+        } else {
+          await setSetting('sampler.unsureBelow', pick([0, 0.5]));
         }
       },
       wait: async () => {
@@ -393,10 +400,11 @@ describe('soak: seeded random operations in the real extension host', function (
     const gone = [...enginePids].filter((pid) => pid !== a.engine.pid && live.includes(pid));
     const summary =
       `soak: ${OPS} ops (seed ${SEED}) in ${((Date.now() - t0) / 1000).toFixed(1)} s, ` +
-      `${acceptedCount} accepts (${acceptBytes} bytes), bytes changed outside accepts ${bytesOutsideAccepts}, ` +
+      `${acceptedCount} accepts (${acceptBytes} bytes), ${unsure.size} unsure results (two Tabs), ` +
+      `bytes changed outside accepts ${bytesOutsideAccepts}, ` +
       `orphan engine processes ${orphans.length} (engine pids seen ${enginePids.size}), ` +
       `max event-loop stall ${maxStall.toFixed(1)} ms (per op ${JSON.stringify(stallByOp)}); ` +
-      `ops ${JSON.stringify(counts)}; sessions ${JSON.stringify(outcomes)}`;
+      `ops ${JSON.stringify(counts)}; last 50 sessions ${JSON.stringify(outcomes)}`;
     console.log(summary);
     assert.deepStrictEqual(problems, [], summary);
     assert.strictEqual(bytesOutsideAccepts, 0);
