@@ -19,9 +19,11 @@ import {
   openWorkbench,
   recordGhostText,
   runCommand,
+  selectWholeLines,
   statusText,
   struckSpans,
   waitForDirty,
+  waitForStatus,
 } from './workbench';
 
 const FILE = 'sample.py';
@@ -72,16 +74,6 @@ async function watchRefinement(page: Page, frames: () => Promise<string[]>, shot
   }
 }
 
-/** Selects lines first..last (1-based, whole lines) with the keyboard. */
-async function selectLines(page: Page, first: number, last: number): Promise<void> {
-  await goToLine(page, first);
-  await page.keyboard.press('Home');
-  await page.keyboard.press('Home'); // first Home goes to the indentation, the second to column 1
-  for (let i = first; i <= last; i++) {
-    await page.keyboard.press('Shift+ArrowDown');
-  }
-}
-
 describe('browser end-to-end (code-server + chromium)', function () {
   let browser: Browser;
   let page: Page;
@@ -121,7 +113,7 @@ describe('browser end-to-end (code-server + chromium)', function () {
   it('Infill Selection from the palette refines ghost text, Tab accepts into the buffer', async () => {
     assert.match(sourceLines[0], /^def word_counts/, 'sample.py starts with word_counts');
     const recorded = await recordGhostText(page);
-    await selectLines(page, 2, BODY_END); // the body of word_counts
+    await selectWholeLines(page, 2, BODY_END); // the body of word_counts
     await runCommand(page, 'Diffusion Infill: Infill Selection');
     const frames = await watchRefinement(page, recorded, path.join(artifacts, 'refinement-intermediate.png'));
     const intermediate = frames.filter((f) => f.includes(PLACEHOLDER));
@@ -178,9 +170,44 @@ describe('browser end-to-end (code-server + chromium)', function () {
     );
   });
 
+  it('a whole-line region ending on a blank line: the preview is drawn below it and Tab writes what it showed', async () => {
+    // Lines 2-11: the body of word_counts and the blank line after it. The cursor is parked on that
+    // blank line (column 1) and the ghost text starts with its line break.
+    await selectWholeLines(page, 2, BODY_END + 1);
+    await runCommand(page, 'Diffusion Infill: Infill Selection');
+    await waitForStatus(page, /Tab accept/);
+    for (let i = 0; i < 100 && (await ghostText(page)).includes(PLACEHOLDER); i++) {
+      await page.waitForTimeout(50);
+    }
+    await page.waitForTimeout(200);
+    const final = await ghostText(page);
+    await page.screenshot({ path: path.join(artifacts, 'preview-after-blank-line.png') });
+    assert.ok(
+      final.startsWith('\n') && final.length > 1,
+      `a preview below line 11: ${JSON.stringify(final)}`,
+    );
+    assert.ok(!final.includes(PLACEHOLDER), `the final frame: ${JSON.stringify(final)}`);
+    await page.keyboard.press('Tab');
+    const expected = JSON.stringify(
+      normalise(
+        (sourceLines[0] + '\n' + final.slice(1) + '\n' + sourceLines.slice(BODY_END + 1).join('\n')).split(
+          '\n',
+        ),
+      ),
+    );
+    let lines: string[] = [];
+    for (let i = 0; i < 200 && JSON.stringify(lines) !== expected; i++) {
+      lines = normalise(await editorLines(page));
+      await page.waitForTimeout(25);
+    }
+    assert.strictEqual(JSON.stringify(lines), expected, `buffer after Tab:\n${lines.join('\n')}`);
+    await page.keyboard.press('Control+Z');
+    await waitForDirty(page, false);
+  });
+
   it('a second run rejected with Escape leaves the buffer unchanged', async () => {
     const before = await editorLines(page);
-    await selectLines(page, 14, 19); // the body of is_prime
+    await selectWholeLines(page, 14, 19); // the body of is_prime
     await runCommand(page, 'Diffusion Infill: Infill Selection');
     // Any ghost text (a whole-line region's preview starts on the next line, in a view zone).
     for (let i = 0; i < 2400 && (await ghostText(page)) === ''; i++) {
