@@ -23,6 +23,7 @@ import {
   outputPanelText,
   runCommand,
   selectWholeLines,
+  showFinalPreview,
   statusText,
   struckSpans,
   waitForDirty,
@@ -31,7 +32,6 @@ import {
 } from './workbench';
 
 const FILE = 'sample.py';
-const PLACEHOLDER = '▓';
 /** Last line (1-based) of the body of word_counts in sample.py. */
 const BODY_END = 10;
 const OTHER = 'OTHER_PROVIDER_TEXT';
@@ -71,29 +71,11 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
   const artifacts = env('DI_ARTIFACTS');
   const sourceLines = fs.readFileSync(path.join(env('DI_WORKSPACE'), FILE), 'utf8').split('\n');
 
-  /**
-   * Runs Infill Selection on lines 2..last (default: the body of word_counts); returns the final frame
-   * once it is shown.
-   */
-  async function showFinalPreview(last = BODY_END): Promise<string> {
-    await focusEditor(page);
-    await selectWholeLines(page, 2, last);
-    await runCommand(page, 'Diffusion Infill: Infill Selection');
-    await waitForStatus(page, /Tab accept/);
-    for (let i = 0; i < 100 && (await ghostText(page)).includes(PLACEHOLDER); i++) {
-      await page.waitForTimeout(50);
-    }
-    await page.waitForTimeout(200);
-    const final = await ghostText(page);
-    assert.ok(!final.includes(PLACEHOLDER), `final frame without masks: ${JSON.stringify(final)}`);
-    return final;
-  }
-
   const SUGGEST = '.editor-instance .suggest-widget.visible';
 
   /** Runs Infill Selection on the body of word_counts, waits for the final frame, accepts with Tab. */
   async function infillAndAccept(): Promise<string> {
-    const final = await showFinalPreview();
+    const final = await showFinalPreview(page, 2, BODY_END);
     // A whole-line region: drawn from the end of its last line, the region's final line break first.
     assert.ok(
       final.startsWith('\n'),
@@ -280,7 +262,7 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     const before = normalise(await editorLines(page));
 
     // Esc: the first closes the suggest widget and the preview stays; the second rejects it.
-    await showFinalPreview();
+    await showFinalPreview(page, 2, BODY_END);
     await page.keyboard.press('Control+Space');
     await page.waitForSelector(SUGGEST, { timeout: 20_000 });
     await page.keyboard.press('Escape');
@@ -304,7 +286,7 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     // Tab with the suggest widget open inserts the focused suggestion; the region is not replaced.
     // Lines 2-9: the cursor is parked at the end of line 9, after "))", where every word is suggested.
     const last = BODY_END - 1;
-    await showFinalPreview(last);
+    await showFinalPreview(page, 2, last);
     await page.keyboard.press('Control+Space');
     await page.waitForSelector(SUGGEST, { timeout: 20_000 });
     await page.keyboard.press('Tab');

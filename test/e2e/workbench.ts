@@ -263,3 +263,26 @@ export function outputPanelText(page: Page): Promise<string> {
       .join('\n'),
   );
 }
+
+/** The placeholder glyph of a masked position (the `preview.placeholder` default). */
+export const PLACEHOLDER = '▓';
+
+/**
+ * Runs Infill Selection on the whole lines first..last and returns the final frame once it is shown
+ * (no placeholder left in the ghost text).
+ */
+export async function showFinalPreview(page: Page, first: number, last: number): Promise<string> {
+  await focusEditor(page);
+  await selectWholeLines(page, first, last);
+  await runCommand(page, 'Diffusion Infill: Infill Selection');
+  await waitForStatus(page, /Tab accept/);
+  for (let i = 0; i < 100 && (await ghostText(page)).includes(PLACEHOLDER); i++) {
+    await page.waitForTimeout(50);
+  }
+  await page.waitForTimeout(200);
+  const final = await ghostText(page);
+  if (final.includes(PLACEHOLDER)) {
+    throw new Error(`final frame without masks expected: ${JSON.stringify(final)}`);
+  }
+  return final;
+}
