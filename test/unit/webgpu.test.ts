@@ -350,6 +350,17 @@ describe('webgpu against cpu', { skip: webgpuSkip() }, () => {
     await assertParity(QWEN2_DIR, 64, 16);
   });
 
+  it('int4 export (MatMulNBits) on WebGPU: every MatMulNBits on the adapter, top-1 equal, probabilities within 1e-4', async () => {
+    ensureQwen2Export(); // models.export.tiny writes every variant, qwen3-int4 among them
+    const dir = path.join(path.dirname(QWEN2_DIR), 'qwen3-int4');
+    const placed = webgpuPlacement(loadManifest(dir).onnxPath);
+    const onCpu = (placed.get('CPUExecutionProvider') ?? []).filter((n) => n.op === 'MatMulNBits');
+    const onGpu = (placed.get('WebGpuExecutionProvider') ?? []).filter((n) => n.op === 'MatMulNBits');
+    assert.ok(onGpu.length > 0, `MatMulNBits nodes on WebGPU: ${JSON.stringify([...placed.keys()])}`);
+    assert.deepEqual(onCpu, [], 'no MatMulNBits left on the CPU provider');
+    await assertParity(dir, 64, 16);
+  });
+
   it('fp16 graph on a shader-f16 adapter (decided at load), close to the fp32 CPU result', async () => {
     const dir = qwen2WithFp16Graph();
     const manifest = loadManifest(dir);
