@@ -11,10 +11,12 @@ import type { Browser, Page } from 'playwright-core';
 import { env, launchBrowser } from '../runners/browser';
 import {
   editorLines,
+  expectBuffer,
   ghostText,
   goToLine,
   isDirty,
   mergeSettings,
+  normalise,
   openFile,
   openWorkbench,
   recordGhostText,
@@ -147,17 +149,8 @@ describe('browser end-to-end (code-server + chromium)', function () {
     // after it (read back from the DOM): exactly what the preview showed.
     const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
     const suffix = sourceLines.slice(BODY_END).join('\n');
-    const expected = JSON.stringify(normalise((prefix + final.slice(1) + '\n' + suffix).split('\n')));
-    let lines: string[] = [];
-    for (let i = 0; i < 200; i++) {
-      lines = normalise(await editorLines(page));
-      if (JSON.stringify(lines) === expected) {
-        break;
-      }
-      await page.waitForTimeout(25);
-    }
+    await expectBuffer(page, prefix + final.slice(1) + '\n' + suffix, 'buffer after Tab');
     await page.screenshot({ path: path.join(artifacts, 'refinement-accepted.png') });
-    assert.strictEqual(JSON.stringify(lines), expected, `buffer after Tab:\n${lines.join('\n')}`);
     assert.strictEqual(await ghostText(page), '', 'no ghost text left after accept');
     assert.strictEqual(await struckSpans(page), 0, 'no strikethrough left after accept');
     await waitForDirty(page, true); // the accepted edit is an unsaved change
@@ -180,19 +173,11 @@ describe('browser end-to-end (code-server + chromium)', function () {
       `a preview below line 11: ${JSON.stringify(final)}`,
     );
     await page.keyboard.press('Tab');
-    const expected = JSON.stringify(
-      normalise(
-        (sourceLines[0] + '\n' + final.slice(1) + '\n' + sourceLines.slice(BODY_END + 1).join('\n')).split(
-          '\n',
-        ),
-      ),
+    await expectBuffer(
+      page,
+      sourceLines[0] + '\n' + final.slice(1) + '\n' + sourceLines.slice(BODY_END + 1).join('\n'),
+      'buffer after Tab',
     );
-    let lines: string[] = [];
-    for (let i = 0; i < 200 && JSON.stringify(lines) !== expected; i++) {
-      lines = normalise(await editorLines(page));
-      await page.waitForTimeout(25);
-    }
-    assert.strictEqual(JSON.stringify(lines), expected, `buffer after Tab:\n${lines.join('\n')}`);
     await page.keyboard.press('Control+Z');
     await waitForDirty(page, false);
   });
@@ -259,7 +244,3 @@ describe('browser end-to-end (code-server + chromium)', function () {
     assert.deepStrictEqual(normalise(await editorLines(page)), normalise(before));
   });
 });
-
-function normalise(lines: string[]): string[] {
-  return lines.map((l) => l.replace(/\s+$/, ''));
-}

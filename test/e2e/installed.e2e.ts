@@ -13,11 +13,13 @@ import { env, launchBrowser } from '../runners/browser';
 import {
   clearNotifications,
   editorLines,
+  expectBuffer,
   focusEditor,
   ghostText,
   goToLine,
   isDirty,
   mergeSettings,
+  normalise,
   openFile,
   openWorkbench,
   outputPanelText,
@@ -39,10 +41,6 @@ const MODEL_SETTING = 'diffusionInfill.model.folder';
 const FIXTURE = () => path.join(env('DI_EXTENSION_ROOT'), 'models', 'fixture');
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-function normalise(lines: string[]): string[] {
-  return lines.map((l) => l.replace(/\s+$/, ''));
-}
 
 /** Shows the extension's log in the Output panel and waits for a line matching `pattern`. */
 async function waitForLog(page: Page, pattern: RegExp, timeout = 30_000): Promise<string> {
@@ -84,16 +82,7 @@ describe('installed VSIX (code-server, no smoke-test driver)', function () {
     await page.keyboard.press('Tab');
     const prefix = sourceLines.slice(0, 1).join('\n') + '\n';
     const suffix = sourceLines.slice(BODY_END).join('\n');
-    const expected = JSON.stringify(normalise((prefix + final.slice(1) + '\n' + suffix).split('\n')));
-    let lines: string[] = [];
-    for (let i = 0; i < 200; i++) {
-      lines = normalise(await editorLines(page));
-      if (JSON.stringify(lines) === expected) {
-        break;
-      }
-      await page.waitForTimeout(25);
-    }
-    assert.strictEqual(JSON.stringify(lines), expected, `buffer after Tab:\n${lines.join('\n')}`);
+    await expectBuffer(page, prefix + final.slice(1) + '\n' + suffix, 'buffer after Tab');
     await waitForDirty(page, true);
     return final;
   }

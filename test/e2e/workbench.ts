@@ -3,6 +3,7 @@
 // Page helpers for the code-server workbench: open it (installed extensions only), open a file, run
 // palette commands, read the editor, the ghost text, notification toasts and the Output panel back
 // from the DOM.
+import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Page } from 'playwright-core';
@@ -285,4 +286,23 @@ export async function showFinalPreview(page: Page, first: number, last: number):
     throw new Error(`final frame without masks expected: ${JSON.stringify(final)}`);
   }
   return final;
+}
+
+/** Lines without trailing whitespace (the DOM cannot tell trailing spaces from none). */
+export function normalise(lines: string[]): string[] {
+  return lines.map((l) => l.replace(/\s+$/, ''));
+}
+
+/** Waits (up to 5 s) until the buffer reads `text`, line by line without trailing whitespace; fails if not. */
+export async function expectBuffer(page: Page, text: string, message = 'buffer'): Promise<void> {
+  const expected = JSON.stringify(normalise(text.split('\n')));
+  let lines: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    lines = normalise(await editorLines(page));
+    if (JSON.stringify(lines) === expected) {
+      return;
+    }
+    await page.waitForTimeout(25);
+  }
+  assert.strictEqual(JSON.stringify(lines), expected, `${message}:\n${lines.join('\n')}`);
 }

@@ -17,27 +17,16 @@ import {
   waitFor,
   waitForState,
 } from './helpers';
+import { FIBONACCI } from './fibonacci';
 
-const SOURCE = [
-  'def fibonacci(n):',
-  '    a, b = 0, 1',
-  '    for _ in range(n):',
-  '        a, b = b, a + b',
-  '    return a',
-  '',
-  '',
-  'def is_even(n):',
-  '    return n % 2 == 0',
-  '',
-].join('\n');
 const BODY = new vscode.Range(1, 0, 5, 0);
-/** Accepting the whole-line region keeps its final newline when the completion has none (hardening). */
+/** A raw candidate as accepted on the whole-line region: its final newline kept when it has none. */
 function keepFinalNewline(completion: string): string {
   return completion.length === 0 || completion.endsWith('\n') ? completion : completion + '\n';
 }
 
-const BEFORE = SOURCE.split('\n')[0] + '\n';
-const AFTER = SOURCE.split('\n').slice(5).join('\n');
+const BEFORE = FIBONACCI.split('\n')[0] + '\n';
+const AFTER = FIBONACCI.split('\n').slice(5).join('\n');
 
 const TOUCHED = [
   'model.folder',
@@ -49,7 +38,7 @@ const TOUCHED = [
 ];
 
 async function infillBody(a: TestHooks): Promise<PreviewSession> {
-  const editor = await openFile(SOURCE);
+  const editor = await openFile(FIBONACCI);
   editor.selection = new vscode.Selection(BODY.start, BODY.end);
   const s = await startSession(a, 'diffusionInfill.infillSelection');
   await waitForState(s, ['ready']);
@@ -106,16 +95,13 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
       assert.match(a.statusBar.text, /Diffusion: .*empty result — nothing to accept/);
       assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), false);
       assert.strictEqual(s.state, 'ready');
-      assert.strictEqual(s.spec.editor.document.getText(), SOURCE);
+      assert.strictEqual(s.spec.editor.document.getText(), FIBONACCI);
       return;
     }
     assert.match(a.statusBar.text, /Diffusion: .*\d+%.* · Tab accept/);
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     await waitForState(s, ['accepted']);
-    assert.strictEqual(
-      s.spec.editor.document.getText(),
-      BEFORE + keepFinalNewline(a.controller.shownCompletion(s)) + AFTER,
-    );
+    assert.strictEqual(s.spec.editor.document.getText(), BEFORE + a.controller.shownCompletion(s) + AFTER);
   });
 
   it('Alt+] / Alt+[ cycle the candidates (score shown); Tab accepts the one shown', async () => {
@@ -142,7 +128,7 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     if (shown.length === 0) {
       // An empty candidate is never accepted, whatever was accepted before it.
       assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), false);
-      assert.strictEqual(s.spec.editor.document.getText(), SOURCE);
+      assert.strictEqual(s.spec.editor.document.getText(), FIBONACCI);
       return;
     }
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
@@ -163,14 +149,11 @@ describe('Decoding in the editor: default strategy, candidates, unsure', functio
     const document = s.spec.editor.document;
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     assert.strictEqual(s.state, 'ready', 'the first Tab only arms');
-    assert.strictEqual(document.getText(), SOURCE, 'the code is untouched');
+    assert.strictEqual(document.getText(), FIBONACCI, 'the code is untouched');
     assert.match(a.statusBar.text, /Tab again inserts/);
     await vscode.commands.executeCommand('diffusionInfill.accept');
     await waitForState(s, ['accepted']);
-    assert.strictEqual(
-      document.getText(),
-      BEFORE + keepFinalNewline(a.controller.shownCompletion(s)) + AFTER,
-    );
+    assert.strictEqual(document.getText(), BEFORE + a.controller.shownCompletion(s) + AFTER);
   });
 
   it('Alt+] and Alt+[ are bound while a preview is shown', () => {

@@ -23,20 +23,7 @@ import {
   waitFor,
   waitForState,
 } from './helpers';
-
-const LINES = [
-  'def fibonacci(n):',
-  '    a, b = 0, 1',
-  '    for _ in range(n):',
-  '        a, b = b, a + b',
-  '    return a',
-  '',
-  '',
-  'def is_even(n):',
-  '    return n % 2 == 0',
-  '',
-];
-const SOURCE = LINES.join('\n');
+import { FIBONACCI, FIBONACCI_LINES } from './fibonacci';
 
 const TOUCHED = [
   'model.folder',
@@ -73,7 +60,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
   });
 
   it('CRLF: the model sees LF, the document gets CRLF, the cursor lands right after the inserted text', async () => {
-    const crlf = SOURCE.replace(/\n/g, '\r\n');
+    const crlf = FIBONACCI.replace(/\n/g, '\r\n');
     const editor = await openFile(crlf);
     assert.strictEqual(editor.document.eol, vscode.EndOfLine.CRLF);
     // Whole lines 2-5: the region ends with CRLF, which the accept keeps (in the document's EOL).
@@ -83,7 +70,11 @@ describe('hardening: nothing lost, nothing surprising', function () {
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     const r = s.spec.request;
     assert.ok(!r.prefix.includes('\r') && !r.suffix.includes('\r'), 'no CR in the context sent to the model');
-    assert.strictEqual(r.selectionText, LINES.slice(1, 5).join('\n') + '\n', 'the selection is sent as LF');
+    assert.strictEqual(
+      r.selectionText,
+      FIBONACCI_LINES.slice(1, 5).join('\n') + '\n',
+      'the selection is sent as LF',
+    );
     await waitForState(s, ['ready']);
     const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     assert.ok(completion.length > 0 && !completion.includes('\r'));
@@ -100,39 +91,39 @@ describe('hardening: nothing lost, nothing surprising', function () {
   });
 
   it('an edit between Tab and the apply never lands the completion on a stale range', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const range = new vscode.Range(1, 0, 4, 12);
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
     const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
-    const start = SOURCE.indexOf('    a, b = 0, 1');
-    const end = SOURCE.indexOf('    return a') + '    return a'.length;
-    const accepted = SOURCE.slice(0, start) + completion + SOURCE.slice(end);
+    const start = FIBONACCI.indexOf('    a, b = 0, 1');
+    const end = FIBONACCI.indexOf('    return a') + '    return a'.length;
+    const accepted = FIBONACCI.slice(0, start) + completion + FIBONACCI.slice(end);
     // Tab, and at once (before the accept's edit is applied) an edit above the region that shifts it.
     const accepting = vscode.commands.executeCommand<boolean>('diffusionInfill.accept');
     const typed = editor.edit((b) => b.insert(new vscode.Position(0, 0), '# x\n'));
     await Promise.all([accepting, typed]);
     await sleep(200);
     const text = editor.document.getText();
-    const allowed = [accepted, '# x\n' + accepted, '# x\n' + SOURCE];
+    const allowed = [accepted, '# x\n' + accepted, '# x\n' + FIBONACCI];
     assert.ok(allowed.includes(text), `the document is one of the consistent outcomes:\n${text}`);
-    assert.strictEqual(s.state, text.endsWith(SOURCE) ? 'cancelled' : 'accepted');
+    assert.strictEqual(s.state, text.endsWith(FIBONACCI) ? 'cancelled' : 'accepted');
   });
 
   it('a selection change we did not make (API, Go to Line, Find) cancels the preview', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     editor.selection = new vscode.Selection(1, 0, 4, 12);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
     editor.selection = new vscode.Selection(8, 0, 8, 0); // what Go to Line / Find do: no keyboard or mouse kind
     await waitForState(s, ['cancelled'], 5000);
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), false);
-    assert.strictEqual(editor.document.getText(), SOURCE);
+    assert.strictEqual(editor.document.getText(), FIBONACCI);
   });
 
   it("VS Code's own inline-suggest accept cannot insert the preview without replacing the region", async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const range = new vscode.Range(1, 0, 4, 12);
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -142,12 +133,12 @@ describe('hardening: nothing lost, nothing surprising', function () {
     await sleep(300);
     await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
     await sleep(500);
-    const start = SOURCE.indexOf('    a, b = 0, 1');
-    const end = SOURCE.indexOf('    return a') + '    return a'.length;
-    const accepted = SOURCE.slice(0, start) + completion + SOURCE.slice(end);
+    const start = FIBONACCI.indexOf('    a, b = 0, 1');
+    const end = FIBONACCI.indexOf('    return a') + '    return a'.length;
+    const accepted = FIBONACCI.slice(0, start) + completion + FIBONACCI.slice(end);
     const text = editor.document.getText();
     assert.ok(
-      text === SOURCE || text === accepted,
+      text === FIBONACCI || text === accepted,
       `either untouched or a proper accept (region replaced), not region + completion:\n${text}`,
     );
   });
@@ -174,7 +165,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
   });
 
   it("a whole-line selection's final newline survives the accept", async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const range = new vscode.Range(1, 0, 5, 0); // lines 2-5 with the newline of line 5
     editor.selection = new vscode.Selection(range.start, range.end);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -187,19 +178,19 @@ describe('hardening: nothing lost, nothing surprising', function () {
     // Drawn from the end of line 5, the line break first, so that line 6 keeps its own line in the
     // preview (PreviewSession.lineEndAnchor).
     assert.ok(
-      editor.selection.active.isEqual(new vscode.Position(4, LINES[4].length)),
+      editor.selection.active.isEqual(new vscode.Position(4, FIBONACCI_LINES[4].length)),
       'cursor at the end of line 5',
     );
     const ghost = '\n' + completion.slice(0, -1);
     await waitFor('the final frame provided to VS Code', () => a.renderer.provided.at(-1) === ghost);
     await vscode.commands.executeCommand('diffusionInfill.accept');
     const text = editor.document.getText();
-    const tail = SOURCE.slice(SOURCE.indexOf('\n\ndef is_even')); // the two blank lines and what follows
-    assert.strictEqual(text, LINES[0] + '\n' + completion + tail);
+    const tail = FIBONACCI.slice(FIBONACCI.indexOf('\n\ndef is_even')); // the two blank lines and what follows
+    assert.strictEqual(text, FIBONACCI_LINES[0] + '\n' + completion + tail);
   });
 
   it("VS Code's own inline-suggest accept of a whole-line preview writes what Tab would, or is taken back", async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     editor.selection = new vscode.Selection(1, 0, 5, 0); // lines 2-5 with the newline of line 5
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
@@ -214,15 +205,19 @@ describe('hardening: nothing lost, nothing surprising', function () {
       await sleep(200);
     }
     await waitForState(s, ['accepted', 'cancelled'], 5000);
-    const tail = SOURCE.slice(SOURCE.indexOf('\n\ndef is_even'));
+    const tail = FIBONACCI.slice(FIBONACCI.indexOf('\n\ndef is_even'));
     const text = editor.document.getText();
     if (s.state === 'accepted') {
-      assert.strictEqual(text, LINES[0] + '\n' + completion + tail, 'the whole preview: what Tab writes');
+      assert.strictEqual(
+        text,
+        FIBONACCI_LINES[0] + '\n' + completion + tail,
+        'the whole preview: what Tab writes',
+      );
     } else {
       // VS Code may commit a frame older than the last one it was given (seen in full-suite runs): a
       // placeholder frame is not the result, so it is taken out again and the user told.
       assert.match(s.reason ?? '', /VS Code inserted the preview text by itself/);
-      assert.strictEqual(text, SOURCE, 'the stale frame was taken out again');
+      assert.strictEqual(text, FIBONACCI, 'the stale frame was taken out again');
     }
   });
 
@@ -232,7 +227,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     const realInfill = a.engine.infill;
     a.engine.infill = async () => recordedResult('    a = n\n    return a\n');
     let s: PreviewSession;
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     try {
       editor.selection = new vscode.Selection(1, 0, 5, 0);
       s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -247,12 +242,12 @@ describe('hardening: nothing lost, nothing surprising', function () {
     await vscode.commands.executeCommand('type', { text: '\n' });
     await waitForState(s, ['cancelled'], 5000);
     assert.match(s.reason ?? '', /the document was edited/);
-    const anchor = SOURCE.indexOf('    return a') + '    return a'.length;
+    const anchor = FIBONACCI.indexOf('    return a') + '    return a'.length;
     const text = editor.document.getText();
-    assert.strictEqual(text.slice(0, anchor), SOURCE.slice(0, anchor));
-    assert.strictEqual(text.slice(text.length - (SOURCE.length - anchor)), SOURCE.slice(anchor));
+    assert.strictEqual(text.slice(0, anchor), FIBONACCI.slice(0, anchor));
+    assert.strictEqual(text.slice(text.length - (FIBONACCI.length - anchor)), FIBONACCI.slice(anchor));
     assert.match(
-      text.slice(anchor, text.length - (SOURCE.length - anchor)),
+      text.slice(anchor, text.length - (FIBONACCI.length - anchor)),
       /^\n[ \t]*$/,
       'the Enter stayed',
     );
@@ -280,7 +275,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     // to finish well within waitForState's minute on a loaded 2-core machine (400 took 55-64 s).
     await setSetting('context.defaultLength', 150);
     try {
-      const editor = await openFile(SOURCE);
+      const editor = await openFile(FIBONACCI);
       editor.selection = new vscode.Selection(5, 0, 5, 0);
       const s = await startSession(a, 'diffusionInfill.infillSelection');
       await waitFor('a first snapshot', () => s.snapshots.length > 0 || s.state !== 'running');
@@ -304,7 +299,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     await setSetting('model.folder', folder);
     try {
       const from = a.log.entries.length;
-      const editor = await openFile(SOURCE);
+      const editor = await openFile(FIBONACCI);
       editor.selection = new vscode.Selection(1, 0, 4, 12);
       const s = await startSession(a, 'diffusionInfill.infillSelection');
       await waitForState(s, ['ready']);
@@ -328,7 +323,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
     // empty result shows nothing, so there would be no ghost text to bring back).
     await setSetting('sampler.endRule', 'rightmost');
     await setSetting('sampler.lengthCandidates', 1);
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     editor.selection = new vscode.Selection(1, 0, 4, 12);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     await waitForState(s, ['ready']);
@@ -369,7 +364,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
       const before = a.ui.messages.length;
       const summary = await vscode.commands.executeCommand<string>('diffusionInfill.diagnoseDevice');
       assert.ok(summary.includes(`warning: diffusionInfill.model.folder is set to "${ignored}"`), summary);
-      const editor = await openFile(SOURCE);
+      const editor = await openFile(FIBONACCI);
       editor.selection = new vscode.Selection(1, 0, 4, 12);
       await setSetting('model.threads', 1); // a reload, so the load logs and warns
       const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -388,7 +383,7 @@ describe('hardening: nothing lost, nothing surprising', function () {
   it('the error state is cleared by the next success (fixing the setting, then Diagnose Device)', async () => {
     const missing = path.join(scratchDir(), 'no-such-model');
     await setSetting('model.folder', missing);
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     editor.selection = new vscode.Selection(1, 0, 4, 12);
     const before = a.ui.messages.length;
     const s = await startSession(a, 'diffusionInfill.infillSelection');

@@ -17,24 +17,7 @@ import {
   waitFor,
   waitForState,
 } from './helpers';
-
-const SOURCE = [
-  'def fibonacci(n):',
-  '    a, b = 0, 1',
-  '    for _ in range(n):',
-  '        a, b = b, a + b',
-  '    return a',
-  '',
-  '',
-  'def is_even(n):',
-  '    return n % 2 == 0',
-  '',
-].join('\n');
-
-/** What accepting a whole-line region writes: the completion, with the region's final newline kept. */
-function keepFinalNewline(completion: string): string {
-  return completion.length === 0 || completion.endsWith('\n') ? completion : completion + '\n';
-}
+import { FIBONACCI } from './fibonacci';
 
 /** Selects the body of fibonacci (lines 2-5, whole lines). */
 function selectBody(editor: vscode.TextEditor): vscode.Range {
@@ -76,7 +59,7 @@ describe('Infill Selection and Generate from Prompt', function () {
   it('shows loading, then step k/N, then done, then idle in the status bar', async () => {
     // A new threads value forces a reload, so the loading state is visible.
     await setSetting('model.threads', 1);
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     selectBody(editor);
     const from = a.statusBar.history.length;
     const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -93,7 +76,7 @@ describe('Infill Selection and Generate from Prompt', function () {
   });
 
   it('selection -> snapshots with fewer masks each step -> accept = prefix + completion + suffix, one undo restores', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const range = selectBody(editor);
     const document = editor.document;
     const prefix = document.getText(new vscode.Range(new vscode.Position(0, 0), range.start));
@@ -145,22 +128,22 @@ describe('Infill Selection and Generate from Prompt', function () {
       'an early frame shows masked positions',
     );
     assert.ok(a.renderer.provided.length > 0, 'VS Code asked the inline provider for the ghost text');
-    assert.strictEqual(document.getText(), SOURCE, 'the document is untouched before accept');
+    assert.strictEqual(document.getText(), FIBONACCI, 'the document is untouched before accept');
     assert.strictEqual(document.isDirty, false);
 
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
     assert.strictEqual(s.state, 'accepted');
-    // The region ends with a line break (whole lines): it is kept if the completion has none.
-    assert.strictEqual(document.getText(), prefix + keepFinalNewline(completion) + suffix);
+    // The region ends with a line break (whole lines): the shown completion ends with it too (shownText).
+    assert.strictEqual(document.getText(), prefix + completion + suffix);
     assert.match(outcomeLine(a, s.id) ?? '', /accepted/);
     assert.strictEqual(a.statusBar.state.kind, 'idle');
 
     await vscode.commands.executeCommand('undo');
-    assert.strictEqual(document.getText(), SOURCE, 'one undo restores the original exactly');
+    assert.strictEqual(document.getText(), FIBONACCI, 'one undo restores the original exactly');
   });
 
   it('reject leaves the document byte-identical and not dirty (after the result and mid-refinement)', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     selectBody(editor);
     const file = editor.document.uri.fsPath;
     const bytes = fs.readFileSync(file);
@@ -177,14 +160,14 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(s2.state, 'rejected');
     await sleep(300); // a late result must not apply anything
 
-    assert.strictEqual(editor.document.getText(), SOURCE);
+    assert.strictEqual(editor.document.getText(), FIBONACCI);
     assert.strictEqual(editor.document.isDirty, false);
     assert.ok(fs.readFileSync(file).equals(bytes), 'file on disk unchanged');
     assert.strictEqual(a.renderer.current, undefined, 'no ghost text left');
   });
 
   it('typing in the document during an infill cancels it and nothing is applied', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const range = selectBody(editor);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     assert.strictEqual(s.state, 'running');
@@ -194,7 +177,7 @@ describe('Infill Selection and Generate from Prompt', function () {
     assert.strictEqual(s.state, 'cancelled');
     assert.match(s.reason ?? '', /edited/);
     await sleep(300);
-    const expected = SOURCE.slice(0, parked) + 'x' + SOURCE.slice(parked);
+    const expected = FIBONACCI.slice(0, parked) + 'x' + FIBONACCI.slice(parked);
     assert.strictEqual(editor.document.getText(), expected, 'only the typed character is in the document');
     assert.match(outcomeLine(a, s.id) ?? '', /cancelled: the document was edited/);
     assert.strictEqual(
@@ -205,7 +188,7 @@ describe('Infill Selection and Generate from Prompt', function () {
   });
 
   it('a new request, switching editors or moving the cursor cancels the preview', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     selectBody(editor);
     const s1 = await startSession(a, 'diffusionInfill.infillSelection');
     selectBody(editor);
@@ -225,13 +208,13 @@ describe('Infill Selection and Generate from Prompt', function () {
     await vscode.commands.executeCommand('cursorUp');
     await waitForState(s3, ['cancelled'], 5000);
     assert.match(s3.reason ?? '', /cursor moved/);
-    assert.strictEqual(third.document.getText(), SOURCE);
+    assert.strictEqual(third.document.getText(), FIBONACCI);
   });
 
   it('empty selection: infill at the cursor with the default length', async () => {
     await setSetting('context.defaultLength', 12);
     try {
-      const editor = await openFile(SOURCE);
+      const editor = await openFile(FIBONACCI);
       const at = new vscode.Position(5, 0);
       editor.selection = new vscode.Selection(at, at);
       const s = await startSession(a, 'diffusionInfill.infillSelection');
@@ -245,7 +228,7 @@ describe('Infill Selection and Generate from Prompt', function () {
       const offset = editor.document.offsetAt(at);
       assert.strictEqual(
         editor.document.getText(),
-        SOURCE.slice(0, offset) + completion + SOURCE.slice(offset),
+        FIBONACCI.slice(0, offset) + completion + FIBONACCI.slice(offset),
       );
     } finally {
       await setSetting('context.defaultLength', undefined);
@@ -253,7 +236,7 @@ describe('Infill Selection and Generate from Prompt', function () {
   });
 
   it('Generate from Prompt: the prompt reaches the model as a comment, accept inserts at the cursor', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const at = new vscode.Position(9, 0); // the empty last line
     editor.selection = new vscode.Selection(at, at);
     const prompt = 'return the sum of a list of numbers';
@@ -264,14 +247,14 @@ describe('Infill Selection and Generate from Prompt', function () {
       s.spec.request.prefix.endsWith(`\n# ${prompt}\n`),
       `prompt comment ends the prefix: ${JSON.stringify(s.spec.request.prefix.slice(-60))}`,
     );
-    assert.strictEqual(editor.document.getText(), SOURCE, 'the prompt is not written into the document');
+    assert.strictEqual(editor.document.getText(), FIBONACCI, 'the prompt is not written into the document');
     await waitForState(s, ['ready']);
     const completion = a.controller.shownCompletion(s); // what the preview shows and Tab writes
     await vscode.commands.executeCommand('diffusionInfill.accept');
     const offset = editor.document.offsetAt(at);
     assert.strictEqual(
       editor.document.getText(),
-      SOURCE.slice(0, offset) + completion + SOURCE.slice(offset),
+      FIBONACCI.slice(0, offset) + completion + FIBONACCI.slice(offset),
     );
     assert.ok(!editor.document.getText().includes(prompt));
   });
@@ -298,7 +281,7 @@ describe('Infill Selection and Generate from Prompt', function () {
   });
 
   it('Generate from Prompt: an empty or dismissed input box starts nothing and says so in the log', async () => {
-    await openFile(SOURCE);
+    await openFile(FIBONACCI);
     const before = a.controller.current;
     a.ui.answerNextInputBox(undefined);
     await vscode.commands.executeCommand('diffusionInfill.generateFromPrompt');
@@ -307,7 +290,7 @@ describe('Infill Selection and Generate from Prompt', function () {
   });
 
   it('Tab pressed before the result accepts as soon as it arrives', async () => {
-    const editor = await openFile(SOURCE);
+    const editor = await openFile(FIBONACCI);
     const range = selectBody(editor);
     const s = await startSession(a, 'diffusionInfill.infillSelection');
     assert.strictEqual(await vscode.commands.executeCommand('diffusionInfill.accept'), true);
@@ -315,16 +298,16 @@ describe('Infill Selection and Generate from Prompt', function () {
       // The early Tab met an empty completion: it is refused, never applied (hardening.test.ts pins the
       // message), and the preview stays for Esc.
       assert.strictEqual(s.result!.completion, '');
-      assert.strictEqual(editor.document.getText(), SOURCE);
+      assert.strictEqual(editor.document.getText(), FIBONACCI);
       assert.strictEqual(s.acceptWhenReady, false, 'the early Tab was answered');
       return;
     }
     const text = editor.document.getText();
     assert.strictEqual(
       text,
-      SOURCE.slice(0, editor.document.offsetAt(range.start)) +
-        keepFinalNewline(a.controller.shownCompletion(s)) +
-        SOURCE.slice(SOURCE.indexOf('\n\ndef is_even')),
+      FIBONACCI.slice(0, editor.document.offsetAt(range.start)) +
+        a.controller.shownCompletion(s) +
+        FIBONACCI.slice(FIBONACCI.indexOf('\n\ndef is_even')),
     );
   });
 });

@@ -26,22 +26,10 @@ import {
   sleep,
   waitFor,
 } from './helpers';
+import { FIBONACCI } from './fibonacci';
 
 const OPS = Number(process.env.DI_SOAK_OPS || 100);
 const SEED = Number(process.env.DI_SOAK_SEED || 13);
-
-const BODY = [
-  'def fibonacci(n):',
-  '    a, b = 0, 1',
-  '    for _ in range(n):',
-  '        a, b = b, a + b',
-  '    return a',
-  '',
-  '',
-  'def is_even(n):',
-  '    return n % 2 == 0',
-  '',
-].join('\n');
 
 interface Doc {
   name: string;
@@ -127,26 +115,26 @@ describe('soak: seeded random operations in the real extension host', function (
     const int = (n: number) => Math.floor(random() * n);
 
     // --- the documents ---------------------------------------------------------------------------
-    const lf = await openFile(BODY);
-    const crlf = await openFile(BODY.replace(/\n/g, '\r\n'));
-    const untitledDoc = await vscode.workspace.openTextDocument({ content: BODY, language: 'python' });
+    const lf = await openFile(FIBONACCI);
+    const crlf = await openFile(FIBONACCI.replace(/\n/g, '\r\n'));
+    const untitledDoc = await vscode.workspace.openTextDocument({ content: FIBONACCI, language: 'python' });
     const untitled = await vscode.window.showTextDocument(untitledDoc, { preview: false });
-    const twin = await openFile(BODY);
+    const twin = await openFile(FIBONACCI);
     const twinB = await vscode.window.showTextDocument(twin.document, {
       viewColumn: vscode.ViewColumn.Beside,
       preview: false,
     });
     const docs: Doc[] = [
-      { name: 'lf', document: lf.document, editors: [lf], expected: BODY, undo: [] },
+      { name: 'lf', document: lf.document, editors: [lf], expected: FIBONACCI, undo: [] },
       {
         name: 'crlf',
         document: crlf.document,
         editors: [crlf],
-        expected: BODY.replace(/\n/g, '\r\n'),
+        expected: FIBONACCI.replace(/\n/g, '\r\n'),
         undo: [],
       },
-      { name: 'untitled', document: untitledDoc, editors: [untitled], expected: BODY, undo: [] },
-      { name: 'twin', document: twin.document, editors: [twin, twinB], expected: BODY, undo: [] },
+      { name: 'untitled', document: untitledDoc, editors: [untitled], expected: FIBONACCI, undo: [] },
+      { name: 'twin', document: twin.document, editors: [twin, twinB], expected: FIBONACCI, undo: [] },
     ];
     const byUri = new Map(docs.map((d) => [d.document.uri.toString(), d]));
     /** Brings one of the document's editors to the front (the twin has one in each column). */

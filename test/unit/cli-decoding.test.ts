@@ -1,36 +1,23 @@
 // The CLI reports the decoding (issue 12): NFE per call and per batch row, the lengths tried, the
 // candidates, and an honest "unsure" in --json; the new sampler flags are validated.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { InfillResult } from '../../src/engine/protocol';
-import { CLI_ENTRY, FIXTURE_DIR, fixtureSkip, tempDir } from './helpers';
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI_ENTRY, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli, FIXTURE_DIR, fixtureSkip, tempDir } from './helpers';
 
 const SOURCE = 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n';
 
-function infillJson(...flags: string[]): InfillResult {
+/** `infill` on line 2's body of SOURCE with the fixture model and `flags`. */
+function infill(...flags: string[]): ReturnType<typeof cli> {
   const file = path.join(tempDir('cli-decoding'), 'a.py');
   fs.writeFileSync(file, SOURCE);
-  const r = cli(
-    'infill',
-    '--model',
-    FIXTURE_DIR,
-    '--file',
-    file,
-    '--start',
-    '2:5',
-    '--end',
-    '2:17',
-    '--json',
-    ...flags,
-  );
+  return cli('infill', '--model', FIXTURE_DIR, '--file', file, '--start', '2:5', '--end', '2:17', ...flags);
+}
+
+function infillJson(...flags: string[]): InfillResult {
+  const r = infill('--json', ...flags);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout) as InfillResult;
 }
@@ -65,21 +52,7 @@ describe('cli decoding report', { skip: fixtureSkip() }, () => {
       ['--candidates', '99', /candidates must be an integer within \[1, 8\]/],
       ['--unsure-below', '2', /unsureBelow must be within \[0, 1\]/],
     ] as const) {
-      const file = path.join(tempDir('cli-decoding'), 'b.py');
-      fs.writeFileSync(file, SOURCE);
-      const r = cli(
-        'infill',
-        '--model',
-        FIXTURE_DIR,
-        '--file',
-        file,
-        '--start',
-        '2:5',
-        '--end',
-        '2:17',
-        flag,
-        value,
-      );
+      const r = infill(flag, value);
       assert.equal(r.code, 2, `${flag} ${value}: ${r.stderr}`);
       assert.match(r.stderr, message);
     }

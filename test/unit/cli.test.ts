@@ -1,16 +1,10 @@
 // The CLI as a user runs it (node out/src/cli.js): infill a file region, batch JSONL, help, errors.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { splitAt, parsePosition, offsetAt } from '../../src/engine/region';
-import { CLI_ENTRY, FIXTURE_DIR, fixtureSkip, tempDir } from './helpers';
-
-function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI_ENTRY, ...args], { encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli, FIXTURE_DIR, fixtureSkip, tempDir } from './helpers';
 
 const SOURCE = 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n';
 

@@ -1,5 +1,6 @@
 // Shared test helpers: locations of the fixture model, temp model folders and a tiny byte-level BPE
 // tokenizer.json for tests that need a real tokenizer but not a real model.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -166,4 +167,10 @@ export function prediction(
   const probs = [p, ...others.map(() => rest)];
   const h = entropy ?? -probs.reduce((s, q) => s + (q > 0 ? q * Math.log(q) : 0), 0);
   return { ids: [token, ...others], probs, entropy: h };
+}
+
+/** Runs the built CLI (out/src/cli.js) as a user would; exit code and both streams. */
+export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI_ENTRY, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
