@@ -5,15 +5,7 @@ import { InfillEngine } from '../engine';
 import { isAbortError, toEngineError } from '../errors';
 import { deviceReport } from '../deviceReport';
 import { describeReport } from '../deviceReportText';
-import type {
-  FromEngine,
-  InfillRequest,
-  LoadOptions,
-  RefineRequest,
-  ScoreRequest,
-  Snapshot,
-  ToEngine,
-} from '../protocol';
+import type { FromEngine, LoadOptions, Snapshot, ToEngine } from '../protocol';
 import { refineRegion, scoreRegion } from '../score';
 import { describeAttempts } from '../providers';
 import { availableProviders } from '../session';
@@ -66,72 +58,52 @@ async function load(requestId: number, options: LoadOptions): Promise<void> {
   }
 }
 
-async function infill(request: InfillRequest): Promise<void> {
-  if (cancelled.delete(request.id)) {
-    lastFinishedId = Math.max(lastFinishedId, request.id);
-    send({ type: 'cancelled', requestId: request.id });
-    return;
-  }
-  if (!engine) {
-    send({ type: 'error', requestId: request.id, code: 'not-loaded', message: 'no model loaded' });
-    return;
-  }
-  try {
-    const result = await engine.infill(request, {
-      onSnapshot: (snapshot) => send({ type: 'snapshot', snapshot }),
-      isCancelled: () => cancelled.has(request.id),
-      betweenSteps: yieldToEvents,
-      isTraced: () => traced.has(request.id),
-    });
-    send({ type: 'result', result });
-  } catch (err) {
-    if (isAbortError(err)) {
-      send({ type: 'cancelled', requestId: request.id });
-    } else {
-      const e = toEngineError(err);
-      send({ type: 'error', requestId: request.id, code: e.code, message: e.message });
-    }
-  } finally {
-    cancelled.delete(request.id);
-    traced.delete(request.id);
-    lastFinishedId = Math.max(lastFinishedId, request.id);
-  }
+/** What a running request may ask of the process: its snapshots out, whether it was cancelled or is traced. */
+interface RequestHooks {
+  onSnapshot: (snapshot: Snapshot) => void;
+  isCancelled: () => boolean;
+  betweenSteps: () => Promise<void>;
+  isTraced: () => boolean;
 }
 
-/** Score and Refine: same cancellation and error path as infill; replies carry the request id. */
-async function operation(request: ScoreRequest | RefineRequest, kind: 'score' | 'refine'): Promise<void> {
-  if (cancelled.delete(request.id)) {
-    lastFinishedId = Math.max(lastFinishedId, request.id);
-    send({ type: 'cancelled', requestId: request.id });
+/**
+ * One request's lifecycle, the same for infill, score and refine: a cancel that arrived before it, no
+ * model loaded, the run and its reply, a cancel or error during it, and the bookkeeping after it. Every
+ * reply carries the request id.
+ */
+async function serve(
+  requestId: number,
+  run: (engine: InfillEngine, hooks: RequestHooks) => Promise<FromEngine>,
+): Promise<void> {
+  if (cancelled.delete(requestId)) {
+    lastFinishedId = Math.max(lastFinishedId, requestId);
+    send({ type: 'cancelled', requestId });
     return;
   }
   if (!engine) {
-    send({ type: 'error', requestId: request.id, code: 'not-loaded', message: 'no model loaded' });
+    send({ type: 'error', requestId, code: 'not-loaded', message: 'no model loaded' });
     return;
   }
-  const hooks = {
-    onSnapshot: (snapshot: Snapshot) => send({ type: 'snapshot', snapshot }),
-    isCancelled: () => cancelled.has(request.id),
-    betweenSteps: yieldToEvents,
-  };
   try {
-    if (kind === 'score') {
-      const result = await scoreRegion(engine, request as ScoreRequest, hooks);
-      send({ type: 'scored', requestId: request.id, result });
-    } else {
-      const result = await refineRegion(engine, request as RefineRequest, hooks);
-      send({ type: 'refined', requestId: request.id, result });
-    }
+    send(
+      await run(engine, {
+        onSnapshot: (snapshot) => send({ type: 'snapshot', snapshot }),
+        isCancelled: () => cancelled.has(requestId),
+        betweenSteps: yieldToEvents,
+        isTraced: () => traced.has(requestId),
+      }),
+    );
   } catch (err) {
     if (isAbortError(err)) {
-      send({ type: 'cancelled', requestId: request.id });
+      send({ type: 'cancelled', requestId });
     } else {
       const e = toEngineError(err);
-      send({ type: 'error', requestId: request.id, code: e.code, message: e.message });
+      send({ type: 'error', requestId, code: e.code, message: e.message });
     }
   } finally {
-    cancelled.delete(request.id);
-    lastFinishedId = Math.max(lastFinishedId, request.id);
+    cancelled.delete(requestId);
+    traced.delete(requestId);
+    lastFinishedId = Math.max(lastFinishedId, requestId);
   }
 }
 
@@ -139,12 +111,29 @@ async function handle(message: ToEngine): Promise<void> {
   switch (message.type) {
     case 'load':
       return load(message.requestId, message.options);
-    case 'infill':
-      return infill(message.request);
-    case 'score':
-      return operation(message.request, 'score');
-    case 'refine':
-      return operation(message.request, 'refine');
+    case 'infill': {
+      const request = message.request;
+      return serve(request.id, async (e, hooks) => ({
+        type: 'result',
+        result: await e.infill(request, hooks),
+      }));
+    }
+    case 'score': {
+      const request = message.request;
+      return serve(request.id, async (e, hooks) => ({
+        type: 'scored',
+        requestId: request.id,
+        result: await scoreRegion(e, request, hooks),
+      }));
+    }
+    case 'refine': {
+      const request = message.request;
+      return serve(request.id, async (e, hooks) => ({
+        type: 'refined',
+        requestId: request.id,
+        result: await refineRegion(e, request, hooks),
+      }));
+    }
     case 'diagnose': {
       // With a model loaded, time it on every provider that loads (seconds on a big model: on request only).
       const report = engine ? await deviceReport(engine, engineThreads) : undefined;
